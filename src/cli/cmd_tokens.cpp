@@ -1,0 +1,52 @@
+// `modelmap tokens` and `modelmap detokenize`: between a program's text form and its token sequence.
+#include <iostream>
+#include <sstream>
+
+#include "cli/command.h"
+#include "core/error.h"
+#include "core/json_io.h"
+
+namespace mm::cli {
+
+Command add_tokens_command(CLI::App& root) {
+  struct Options {
+    std::string lang = "rasp";
+    std::string program;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* app = root.add_subcommand("tokens", "print a program's canonical tokens, space-separated");
+  add_language_flag(*app, o->lang);
+  app->add_option("--program", o->program, "program file in text form ('-' reads stdin)")->required();
+  return {app, [o] {
+            const auto p = load_program(language_by_name(o->lang), o->program);
+            const auto tokens = p->tokens();
+            for (size_t k = 0; k < tokens.size(); ++k) std::cout << (k ? " " : "") << tokens[k];
+            std::cout << "\n";
+            return 0;
+          }};
+}
+
+Command add_detokenize_command(CLI::App& root) {
+  struct Options {
+    std::string lang = "rasp";
+    std::string tokens;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* app = root.add_subcommand("detokenize", "print the program that a token sequence spells");
+  add_language_flag(*app, o->lang);
+  app->add_option("--tokens", o->tokens, "file of whitespace-separated tokens ('-' reads stdin)")->required();
+  return {app, [o] {
+            const Language& lang = language_by_name(o->lang);
+            std::istringstream in(read_text_file(o->tokens));
+            std::vector<std::string> tokens;
+            for (std::string t; in >> t;) tokens.push_back(t);
+            try {
+              std::cout << lang.detokenize(tokens)->text();
+            } catch (const ParseError& e) {
+              throw Error((o->tokens == "-" ? std::string("<stdin>") : o->tokens) + ": " + e.what());
+            }
+            return 0;
+          }};
+}
+
+}  // namespace mm::cli

@@ -1,0 +1,19 @@
+// Reading the JSON the user types on the command line. Validates fully: whatever comes back is
+// well-formed; whatever is not gets an mm::Error that says what is wrong.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/domain.h"
+
+namespace mm {
+
+// A JSON array of integers, e.g. "[1, 2, 3]". Throws mm::Error ("--input is not a JSON array of
+// integers: element 2 is "a"").
+Input parse_input_json(std::string_view text);
+
+// The whole content of a file ("-" reads standard input). Throws mm::Error if it cannot be read.
+std::string read_text_file(const std::string& path);
+
+}  // namespace mm

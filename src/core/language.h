@@ -1,0 +1,61 @@
+// What the pipeline needs of a program language, as one interface with one implementation per language
+// (rasp::language(), listpy::language()), so that sampling, training, decoding and scoring are written
+// once. A Program is an immutable, canonical program; a Language makes them (parse, sample, detokenize).
+// The interface deals in text, tokens and values only; the ASTs stay inside each language.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/domain.h"
+#include "core/value.h"
+
+namespace mm {
+
+class Rng;
+
+class Program {
+ public:
+  virtual ~Program() = default;
+  // The canonical text form; the language's parser reads it back to the same program.
+  virtual std::string text() const = 0;
+  // The canonical token sequence; the language's detokenizer reads it back to the same program.
+  virtual std::vector<std::string> tokens() const = 0;
+  // Output on one input (same length as the input). Throws EvalError where the program cannot run.
+  virtual std::vector<Value> evaluate(std::span<const int64_t> input) const = 0;
+};
+
+// Knobs of a language's random generator. 0 means "the language's default".
+struct GenerateConfig {
+  int size_min = 0;  // RASP: number of initial operations (default 2); list-Python: outer loops (1)
+  int size_max = 0;  // RASP: (default 6); list-Python: (default 3)
+};
+
+class Language {
+ public:
+  virtual ~Language() = default;
+  virtual std::string_view name() const = 0;  // "rasp" or "python"
+  virtual InputDomain default_domain() const = 0;
+  virtual GenerateConfig default_generate_config() const = 0;
+  virtual int max_size() const = 0;  // the largest size_max the generator accepts
+
+  // Throws ParseError with line and column.
+  virtual std::unique_ptr<Program> parse(std::string_view text) const = 0;
+  // Throws ParseError with the token position (line 0).
+  virtual std::unique_ptr<Program> detokenize(std::span<const std::string> tokens) const = 0;
+  // Every token tokens() can produce, in a fixed order; index = token id. Ids 0, 1, 2 are <pad>,
+  // <bos>, <eos>, which no program contains but every sequence model needs.
+  virtual const std::vector<std::string>& vocabulary() const = 0;
+  // One random program from the paper's procedure (Appendix B), before any behavioural filter; null when
+  // the procedure gave up on this draw (e.g. the program grew past the largest size).
+  virtual std::unique_ptr<Program> generate(Rng& rng, const GenerateConfig& config) const = 0;
+};
+
+// "rasp" or "python"; throws mm::Error naming the choices otherwise.
+const Language& language_by_name(std::string_view name);
+std::vector<std::string> language_names();
+
+}  // namespace mm

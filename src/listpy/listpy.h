@@ -1,0 +1,35 @@
+// list-Python: the public API of the language. Text form = the paper's Figure 3 formatting (4-space
+// indent, `(i)`, `(i + 1)`, `(i - 1)`); tokens = the lexemes of that text plus <nl>/<indent>/<dedent>;
+// evaluation = Python's semantics (floor `%`, an IndexError where `arr[(i)]` runs past the end).
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/language.h"
+#include "core/rng.h"
+#include "core/value.h"
+#include "listpy/ast.h"
+
+namespace mm::listpy {
+
+// out on `arr`. Throws EvalError where Python raises (IndexError in a conditional's `arr[(i)]`).
+std::vector<int64_t> evaluate(const Program& program, std::span<const int64_t> arr);
+
+std::string print(const Program& program);
+// Reads the text with any spacing inside lines and any consistent indentation. Throws ParseError.
+Program parse(std::string_view text);
+
+std::vector<std::string> tokenize(const Program& program);
+// Throws ParseError (line 0, column = token position).
+Program detokenize(std::span<const std::string> tokens);
+const std::vector<std::string>& vocabulary();
+
+// A random program of the family with loops_min..loops_max outer loops (Appendix B.2).
+Program generate(Rng& rng, int loops_min, int loops_max);
+
+const Language& language();
+
+}  // namespace mm::listpy

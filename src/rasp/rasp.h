@@ -1,0 +1,51 @@
+// RASP in tracr's flavour: the public API of the language. Text form = tracr's Python, so a printed
+// program pastes into tracr; tokens = a linearized AST over a small dictionary; evaluation = tracr's
+// default evaluator, including where it raises (see docs/languages.md for every such choice).
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/language.h"
+#include "core/rng.h"
+#include "core/value.h"
+#include "rasp/ast.h"
+
+namespace mm::rasp {
+
+// Output of `program` on `input`. Throws EvalError where tracr's evaluator would raise: a Select that
+// compares None, an Aggregate of several non-integers or of a None among integers; also on integer
+// overflow. Only statements the output depends on are evaluated, as in tracr.
+std::vector<Value> evaluate(const Program& program, std::span<const int64_t> input);
+
+// The canonical text form (v1, v2, ... in definition order).
+std::string print(const Program& program);
+// Reads the text form with any whitespace, comments and variable names. Throws ParseError.
+Program parse(std::string_view text);
+
+// The same computation in canonical form: statements the output does not need are dropped, duplicate
+// definitions merged, and the rest put in a canonical topological order (structurally smaller first), so
+// that programs differing only in names, order, dead code or repeats become equal.
+Program canonicalize(const Program& program);
+// Tokens of canonicalize(program).
+std::vector<std::string> tokenize(const Program& program);
+// The program the tokens spell; the last statement is the output. Throws ParseError (line 0, column =
+// token position).
+Program detokenize(std::span<const std::string> tokens);
+const std::vector<std::string>& vocabulary();
+
+// Throws mm::Error naming the statement if the program is malformed: a ref to a later statement, a
+// selector where an s-op belongs (or the reverse), a function of the wrong arity, a constant outside
+// the token dictionary, a selector as output. Parse and detokenize never return such a program.
+void validate(const Program& program);
+
+// A random program by the paper's Appendix B.1 procedure, in canonical form: `ops_min..ops_max` initial
+// operations, then more until every statement is used. Empty (no statements) when it grew past
+// kMaxStatements.
+Program generate(Rng& rng, int ops_min, int ops_max);
+
+const Language& language();
+
+}  // namespace mm::rasp

@@ -1,0 +1,47 @@
+// RASP behind the Language interface. Programs are held in canonical form, so text() and tokens() of one
+// program always agree and two spellings of one program are one program.
+#include "rasp/rasp.h"
+
+namespace mm::rasp {
+
+namespace {
+
+class RaspProgram final : public mm::Program {
+ public:
+  explicit RaspProgram(rasp::Program p) : p_(canonicalize(p)) {}
+  std::string text() const override { return print(p_); }
+  std::vector<std::string> tokens() const override { return tokenize(p_); }
+  std::vector<Value> evaluate(std::span<const int64_t> input) const override { return rasp::evaluate(p_, input); }
+
+ private:
+  rasp::Program p_;
+};
+
+class RaspLanguage final : public Language {
+ public:
+  std::string_view name() const override { return "rasp"; }
+  InputDomain default_domain() const override { return {0, 4, 1, 5}; }
+  GenerateConfig default_generate_config() const override { return {2, 6}; }
+  int max_size() const override { return 16; }
+  std::unique_ptr<mm::Program> parse(std::string_view text) const override {
+    return std::make_unique<RaspProgram>(rasp::parse(text));
+  }
+  std::unique_ptr<mm::Program> detokenize(std::span<const std::string> tokens) const override {
+    return std::make_unique<RaspProgram>(rasp::detokenize(tokens));
+  }
+  const std::vector<std::string>& vocabulary() const override { return rasp::vocabulary(); }
+  std::unique_ptr<mm::Program> generate(Rng& rng, const GenerateConfig& config) const override {
+    rasp::Program p = rasp::generate(rng, config.size_min, config.size_max);
+    if (p.statements.empty()) return nullptr;
+    return std::make_unique<RaspProgram>(p);
+  }
+};
+
+}  // namespace
+
+const Language& language() {
+  static const RaspLanguage lang;
+  return lang;
+}
+
+}  // namespace mm::rasp

@@ -1,0 +1,301 @@
+// Canonical form and the linearized-AST tokens. One statement is spelled
+//   <op> [<encoding>] [<function>] <ref> [<ref>] [coef=k coef=k | <comparison> | default=k] <sep>
+// with the statement's own variable implicit (the k-th statement is v<k>) and the last statement the
+// output. Canonical numbering (see canonicalize) makes one program always give one token sequence.
+#include <algorithm>
+#include <map>
+#include <string>
+
+#include "core/error.h"
+#include "rasp/functions.h"
+#include "rasp/rasp.h"
+
+namespace mm::rasp {
+
+namespace {
+
+const std::string kSep = "<sep>";
+
+std::string var_token(int index) { return "v" + std::to_string(index + 1); }
+std::string coef_token(int64_t k) { return "coef=" + std::to_string(k); }
+std::string default_token(int64_t k) { return "default=" + std::to_string(k); }
+
+bool is_map(Op op) { return op == Op::Map || op == Op::SequenceMap; }
+
+// The statement with the fields its op does not use reset, so that equal meaning is equal data.
+Statement normalized(const Statement& s) {
+  Statement n;
+  n.op = s.op;
+  n.a = s.a;
+  if (arity(s.op) == 2) n.b = s.b;
+  if (!is_selector(s.op)) n.encoding = s.encoding;
+  if (is_map(s.op)) n.fn = s.fn;
+  if (s.op == Op::Select) n.cmp = s.cmp;
+  if (s.op == Op::LinearSequenceMap) {
+    n.coef_a = s.coef_a;
+    n.coef_b = s.coef_b;
+  }
+  if (s.op == Op::Aggregate) n.default_value = s.default_value;
+  return n;
+}
+
+// Everything about a statement except what it refers to, as a comparable vector.
+std::vector<int64_t> local_key(const Statement& s) {
+  return {static_cast<int64_t>(s.op), static_cast<int64_t>(s.encoding), s.fn, static_cast<int64_t>(s.cmp),
+          s.coef_a, s.coef_b, s.default_value.has_value(), s.default_value.value_or(0)};
+}
+
+// A total order on the structures of the statements of a program without duplicates.
+class StructureOrder {
+ public:
+  explicit StructureOrder(const std::vector<Statement>& st) : st_(st), memo_(st.size() * st.size(), 2) {}
+
+  int compare(int u, int v) {
+    if (u == v) return 0;
+    signed char& m = memo_[static_cast<size_t>(u) * st_.size() + static_cast<size_t>(v)];
+    if (m != 2) return m;
+    const Statement& a = st_[static_cast<size_t>(u)];
+    const Statement& b = st_[static_cast<size_t>(v)];
+    int c = sign(local_key(a), local_key(b));
+    if (c == 0) c = compare_ref(a.a, b.a);
+    if (c == 0 && arity(a.op) == 2) c = compare_ref(a.b, b.b);
+    m = static_cast<signed char>(c);
+    return c;
+  }
+
+ private:
+  static int sign(const std::vector<int64_t>& x, const std::vector<int64_t>& y) {
+    return x < y ? -1 : (y < x ? 1 : 0);
+  }
+  int compare_ref(Ref x, Ref y) {
+    if (x < 0 && y < 0) return x == y ? 0 : (x > y ? -1 : 1);  // tokens < indices < length
+    if (x < 0) return -1;                                       // primitives before statements
+    if (y < 0) return 1;
+    return compare(x, y);
+  }
+
+  const std::vector<Statement>& st_;
+  std::vector<signed char> memo_;  // (statements, statements): -1, 0, 1, or 2 = not yet known
+};
+
+}  // namespace
+
+void validate(const Program& program) {
+  const auto& st = program.statements;
+  if (st.empty()) throw Error("the program has no statements");
+  if (st.size() > static_cast<size_t>(kMaxStatements))
+    throw Error("the program has " + std::to_string(st.size()) + " statements; at most " +
+                std::to_string(kMaxStatements) + " are supported");
+  const auto& fns = map_functions();
+  for (size_t i = 0; i < st.size(); ++i) {
+    const Statement& s = st[i];
+    const std::string where = var_token(static_cast<int>(i)) + ": ";
+    auto check_ref = [&](Ref r, bool want_selector) {
+      if (r < kLength || r >= static_cast<Ref>(i))
+        throw Error(where + "refers to something not defined before it");
+      const bool selector = r >= 0 && is_selector(st[static_cast<size_t>(r)].op);
+      if (selector != want_selector)
+        throw Error(where + (want_selector ? "needs a selector" : "needs an s-op") + " where " +
+                    (r < 0 ? std::string(primitive_name(r)) : var_token(r)) + " is given");
+    };
+    const bool reads_selector = s.op == Op::Aggregate || s.op == Op::SelectorWidth;
+    check_ref(s.a, reads_selector);
+    if (arity(s.op) == 2) check_ref(s.b, false);
+    if (is_map(s.op)) {
+      if (s.fn < 0 || static_cast<size_t>(s.fn) >= fns.size() || fns[static_cast<size_t>(s.fn)].arity != arity(s.op))
+        throw Error(where + "has no map function of the right arity");
+    }
+    if (s.op == Op::LinearSequenceMap && (s.coef_a < kCoefMin || s.coef_a > kCoefMax || s.coef_b < kCoefMin ||
+                                          s.coef_b > kCoefMax))
+      throw Error(where + "LinearSequenceMap factors must lie in " + std::to_string(kCoefMin) + ".." +
+                  std::to_string(kCoefMax));
+    if (s.op == Op::Aggregate && s.default_value &&
+        (*s.default_value < kDefaultMin || *s.default_value > kDefaultMax))
+      throw Error(where + "Aggregate default must lie in " + std::to_string(kDefaultMin) + ".." +
+                  std::to_string(kDefaultMax));
+  }
+  if (program.output < 0 || static_cast<size_t>(program.output) >= st.size())
+    throw Error("the program's output is not one of its statements");
+  if (is_selector(st[static_cast<size_t>(program.output)].op)) throw Error("the program's output is a selector");
+}
+
+Program canonicalize(const Program& program) {
+  validate(program);
+  const auto& st = program.statements;
+  const size_t n = st.size();
+
+  // 1. What the output needs.
+  std::vector<char> needed(n, 0);
+  needed[static_cast<size_t>(program.output)] = 1;
+  for (size_t s = n; s-- > 0;) {
+    if (!needed[s]) continue;
+    if (st[s].a >= 0) needed[static_cast<size_t>(st[s].a)] = 1;
+    if (arity(st[s].op) == 2 && st[s].b >= 0) needed[static_cast<size_t>(st[s].b)] = 1;
+  }
+
+  // 2. Merge duplicates: a statement equal to an earlier one (after merging its inputs) is that one.
+  std::vector<Statement> unique;
+  std::vector<int> rep(n, -1);  // original index -> index in `unique`
+  std::map<std::pair<std::vector<int64_t>, std::pair<Ref, Ref>>, int> seen;
+  for (size_t s = 0; s < n; ++s) {
+    if (!needed[s]) continue;
+    Statement x = normalized(st[s]);
+    if (x.a >= 0) x.a = rep[static_cast<size_t>(x.a)];
+    if (arity(x.op) == 2 && x.b >= 0) x.b = rep[static_cast<size_t>(x.b)];
+    const auto key = std::make_pair(local_key(x), std::make_pair(x.a, arity(x.op) == 2 ? x.b : 0));
+    auto [it, inserted] = seen.emplace(key, static_cast<int>(unique.size()));
+    if (inserted) unique.push_back(x);
+    rep[s] = it->second;
+  }
+
+  // 3. Topological order, structurally smallest ready statement first.
+  StructureOrder order(unique);
+  const size_t m = unique.size();
+  std::vector<int> new_index(m, -1);
+  Program out;
+  for (size_t placed = 0; placed < m; ++placed) {
+    int best = -1;
+    for (size_t u = 0; u < m; ++u) {
+      if (new_index[u] >= 0) continue;
+      const Statement& x = unique[u];
+      const bool ready = (x.a < 0 || new_index[static_cast<size_t>(x.a)] >= 0) &&
+                         (arity(x.op) == 1 || x.b < 0 || new_index[static_cast<size_t>(x.b)] >= 0);
+      if (ready && (best < 0 || order.compare(static_cast<int>(u), best) < 0)) best = static_cast<int>(u);
+    }
+    new_index[static_cast<size_t>(best)] = static_cast<int>(placed);
+    Statement x = unique[static_cast<size_t>(best)];
+    if (x.a >= 0) x.a = new_index[static_cast<size_t>(x.a)];
+    if (arity(x.op) == 2 && x.b >= 0) x.b = new_index[static_cast<size_t>(x.b)];
+    out.statements.push_back(x);
+  }
+  out.output = new_index[static_cast<size_t>(rep[static_cast<size_t>(program.output)])];
+  return out;
+}
+
+std::vector<std::string> tokenize(const Program& program) {
+  const Program p = canonicalize(program);
+  const auto& fns = map_functions();
+  std::vector<std::string> out;
+  auto ref = [](Ref r) { return r < 0 ? std::string(primitive_name(r)) : var_token(r); };
+  for (const Statement& s : p.statements) {
+    out.emplace_back(op_name(s.op));
+    if (!is_selector(s.op)) out.emplace_back(encoding_name(s.encoding));
+    if (is_map(s.op)) out.push_back(fns[static_cast<size_t>(s.fn)].token);
+    out.push_back(ref(s.a));
+    if (arity(s.op) == 2) out.push_back(ref(s.b));
+    if (s.op == Op::LinearSequenceMap) {
+      out.push_back(coef_token(s.coef_a));
+      out.push_back(coef_token(s.coef_b));
+    }
+    if (s.op == Op::Select) out.emplace_back(comparison_name(s.cmp));
+    if (s.op == Op::Aggregate && s.default_value) out.push_back(default_token(*s.default_value));
+    out.push_back(kSep);
+  }
+  return out;
+}
+
+const std::vector<std::string>& vocabulary() {
+  static const std::vector<std::string> vocab = [] {
+    std::vector<std::string> v = {"<pad>", "<bos>", "<eos>", kSep};
+    for (int k = 0; k < 6; ++k) v.emplace_back(op_name(static_cast<Op>(k)));
+    v.emplace_back(encoding_name(Encoding::Categorical));
+    v.emplace_back(encoding_name(Encoding::Numerical));
+    for (int k = 0; k < 8; ++k) v.emplace_back(comparison_name(static_cast<Comparison>(k)));
+    for (Ref r : {kTokens, kIndices, kLength}) v.emplace_back(primitive_name(r));
+    for (int k = 0; k < kMaxStatements; ++k) v.push_back(var_token(k));
+    for (const auto& f : map_functions()) v.push_back(f.token);
+    for (int64_t k = kCoefMin; k <= kCoefMax; ++k) v.push_back(coef_token(k));
+    for (int64_t k = kDefaultMin; k <= kDefaultMax; ++k) v.push_back(default_token(k));
+    return v;
+  }();
+  return vocab;
+}
+
+Program detokenize(std::span<const std::string> tokens) {
+  Program p;
+  size_t pos = 0;
+  auto fail = [&](size_t at, const std::string& what) -> ParseError {
+    const std::string found = at < tokens.size() ? "'" + tokens[at] + "'" : "the end";
+    return ParseError(0, static_cast<int>(at + 1), what + ", found " + found);
+  };
+  auto take = [&]() -> const std::string* { return pos < tokens.size() ? &tokens[pos++] : nullptr; };
+  auto ref = [&](bool want_selector) -> Ref {
+    const size_t at = pos;
+    const std::string* t = take();
+    Ref r = kTokens - 1;
+    if (t) {
+      for (Ref prim : {kTokens, kIndices, kLength})
+        if (*t == primitive_name(prim)) r = prim;
+      if (t->size() > 1 && (*t)[0] == 'v' && t->find_first_not_of("0123456789", 1) == std::string::npos &&
+          t->size() <= 3) {
+        const int k = std::stoi(t->substr(1)) - 1;
+        if (k >= 0 && k < static_cast<int>(p.statements.size())) r = k;
+        else throw fail(at, "a reference to an earlier statement (v1..v" + std::to_string(p.statements.size()) + ")");
+      }
+    }
+    if (r < kLength) throw fail(at, "expected a variable or tokens/indices/length");
+    const bool selector = r >= 0 && is_selector(p.statements[static_cast<size_t>(r)].op);
+    if (selector != want_selector) throw fail(at, want_selector ? "expected a selector" : "expected an s-op");
+    return r;
+  };
+
+  while (pos < tokens.size()) {
+    if (p.statements.size() == static_cast<size_t>(kMaxStatements))
+      throw fail(pos, "at most " + std::to_string(kMaxStatements) + " statements");
+    Statement s;
+    const size_t at = pos;
+    const std::string* head = take();
+    int op = -1;
+    for (int k = 0; k < 6; ++k)
+      if (*head == op_name(static_cast<Op>(k))) op = k;
+    if (op < 0) throw fail(at, "expected an operation");
+    s.op = static_cast<Op>(op);
+    if (!is_selector(s.op)) {
+      const size_t e = pos;
+      const std::string* t = take();
+      if (t && *t == encoding_name(Encoding::Numerical)) s.encoding = Encoding::Numerical;
+      else if (!t || *t != encoding_name(Encoding::Categorical)) throw fail(e, "expected an encoding");
+    }
+    if (is_map(s.op)) {
+      const size_t e = pos;
+      const std::string* t = take();
+      s.fn = t ? find_map_function_by_token(*t) : -1;
+      if (s.fn < 0 || map_functions()[static_cast<size_t>(s.fn)].arity != arity(s.op))
+        throw fail(e, s.op == Op::Map ? "expected a unary map function" : "expected a binary map function");
+    }
+    s.a = ref(s.op == Op::Aggregate || s.op == Op::SelectorWidth);
+    if (arity(s.op) == 2) s.b = ref(false);
+    auto constant = [&](const std::string& prefix, int64_t lo, int64_t hi) -> int64_t {
+      const size_t e = pos;
+      const std::string* t = take();
+      for (int64_t k = lo; k <= hi; ++k)
+        if (t && *t == prefix + std::to_string(k)) return k;
+      throw fail(e, "expected " + prefix + "<" + std::to_string(lo) + ".." + std::to_string(hi) + ">");
+    };
+    if (s.op == Op::LinearSequenceMap) {
+      s.coef_a = constant("coef=", kCoefMin, kCoefMax);
+      s.coef_b = constant("coef=", kCoefMin, kCoefMax);
+    }
+    if (s.op == Op::Select) {
+      const size_t e = pos;
+      const std::string* t = take();
+      int c = -1;
+      for (int k = 0; t && k < 8; ++k)
+        if (*t == comparison_name(static_cast<Comparison>(k))) c = k;
+      if (c < 0) throw fail(e, "expected a comparison");
+      s.cmp = static_cast<Comparison>(c);
+    }
+    if (s.op == Op::Aggregate && pos < tokens.size() && tokens[pos] != kSep)
+      s.default_value = constant("default=", kDefaultMin, kDefaultMax);
+    if (pos >= tokens.size() || tokens[pos] != kSep) throw fail(pos, "expected " + kSep);
+    ++pos;
+    p.statements.push_back(s);
+  }
+  if (p.statements.empty()) throw ParseError(0, 1, "no statements");
+  if (is_selector(p.statements.back().op))
+    throw ParseError(0, static_cast<int>(tokens.size()), "the last statement (the output) is a selector");
+  p.output = static_cast<int>(p.statements.size() - 1);
+  return p;
+}
+
+}  // namespace mm::rasp
