@@ -320,6 +320,8 @@ TEST(Parse, RejectsEverythingElseWithLineAndColumn) {
       {kHeader + "s = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ)\nprogram = s\n", 3, 11, "selector"},
       {kHeader + "a = rasp.LinearSequenceMap(rasp.tokens, rasp.indices, 1.5, 1)\nprogram = a\n", 2, 55,
        "must be an integer"},
+      {kHeader + "a = rasp.numerical(rasp.numerical(rasp.Map(lambda x: x + 1, rasp.tokens)))\nprogram = a\n", 2,
+       20, "one encoding per statement"},
       {"import os\n", 1, 8, "expected '='"},
       {"", 1, 1, "missing `program"},
   };

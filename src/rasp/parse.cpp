@@ -234,13 +234,15 @@ class Parser {
     return f;
   }
 
-  Statement statement() {
+  // One operation, optionally inside one rasp.numerical(...) or rasp.categorical(...).
+  Statement statement(bool encoding_allowed = true) {
     const Token head = next();
     if (head.kind != Tok::Name) throw error(head, "expected a rasp operation, found " + describe(head));
     if (head.text == "rasp.numerical" || head.text == "rasp.categorical") {
+      if (!encoding_allowed) throw error(head, "one encoding per statement");
       expect_punct("(");
       const Token inner = peek();
-      Statement s = statement();
+      Statement s = statement(/*encoding_allowed=*/false);
       if (is_selector(s.op)) throw error(inner, "a selector has no encoding");
       s.encoding = head.text == "rasp.numerical" ? Encoding::Numerical : Encoding::Categorical;
       expect_punct(")");
