@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/domain.h"
 #include "core/language.h"
@@ -22,6 +23,9 @@ Command add_sample_command(CLI::App& root);
 Command add_run_command(CLI::App& root);
 Command add_tokens_command(CLI::App& root);
 Command add_detokenize_command(CLI::App& root);
+// `corpus` and its subcommands (appended to `subcommands`); the returned command itself has no action.
+Command add_corpus_command(CLI::App& root, std::vector<Command>& subcommands);
+Command add_predict_command(CLI::App& root);
 
 // --lang, shared by every command that reads or writes programs.
 void add_language_flag(CLI::App& app, std::string& lang);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/torch_bridge.h"
 #include "core/error.h"
 
 namespace {
@@ -23,6 +24,7 @@ int fail(const std::string& message, int code) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mm::cli::remember_command_line(argc, argv);
   CLI::App app{"modelmap: decompile trained transformers into the programs they compute", "modelmap"};
   app.option_defaults()->always_capture_default();
   app.require_subcommand(1);
@@ -32,11 +34,14 @@ int main(int argc, char** argv) {
       mm::cli::add_run_command(app),
       mm::cli::add_tokens_command(app),
       mm::cli::add_detokenize_command(app),
+      mm::cli::add_predict_command(app),
   };
+  commands.push_back(mm::cli::add_corpus_command(app, commands));
   if (argc > 1 && argv[1][0] != '-') {
     std::string names;
     bool known = false;
     for (const auto& c : commands) {
+      if (c.app->get_parent() != &app) continue;
       known |= c.app->get_name() == argv[1];
       names += (names.empty() ? "" : ", ") + c.app->get_name();
     }
@@ -51,7 +56,7 @@ int main(int argc, char** argv) {
   }
   try {
     for (const auto& c : commands)
-      if (c.app->parsed()) return c.run();
+      if (c.run && c.app->parsed()) return c.run();
     return fail("no command given (see modelmap --help)", 2);
   } catch (const mm::Error& e) {
     return fail(e.what(), 2);

@@ -1,0 +1,40 @@
+// In `modelmap-torch`: the torch commands themselves.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/torch_bridge.h"
+
+namespace mm::cli {
+
+namespace {
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop = true; }
+}  // namespace
+
+void remember_command_line(int, char**) {}
+
+int run_corpus_build(const BuildConfig& c, const std::string& out) {
+  auto corpus = Corpus::open(out, /*create=*/true);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  const BuildSummary s = corpus_build(*corpus, c, [] { return g_stop.load(); },
+                                      [](const std::string& note) { std::cerr << note << "\n"; });
+  std::printf("%s: %lld programs listed, %lld in this shard, %lld already built, %lld refused; trained %lld "
+              "(learned %lld, not learned %lld) in %.1f s",
+              out.c_str(), static_cast<long long>(s.listed), static_cast<long long>(s.in_shard),
+              static_cast<long long>(s.already), static_cast<long long>(s.refused), static_cast<long long>(s.trained),
+              static_cast<long long>(s.learned), static_cast<long long>(s.trained - s.learned), s.stats.seconds);
+  if (s.stats.seconds > 0)
+    std::printf(", %.0f models/hour, %.2f GFLOP/s", s.trained / s.stats.seconds * 3600,
+                s.stats.flops / s.stats.seconds / 1e9);
+  std::printf("\n");
+  if (s.interrupted) {
+    std::fprintf(stderr, "modelmap: interrupted; rerun the same command to resume\n");
+    return 130;
+  }
+  return 0;
+}
+
+}  // namespace mm::cli

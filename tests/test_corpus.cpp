@@ -1,0 +1,261 @@
+// The corpus, end to end through the modelmap executable: a tiny build whose every view, reloaded from
+// its SQLite blob and from an exported file, predicts its program; kill-and-resume equals an uninterrupted
+// build; shards merge into the same corpus; files that are not corpora are refused.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "core/language.h"
+#include "core/safetensors.h"
+#include "corpus/corpus.h"
+#include "subject/model.h"
+#include "subject/trainer.h"
+#include "test_util.h"
+
+extern char** environ;
+
+namespace mm {
+
+namespace {
+
+const std::string kBin = MM_MODELMAP_BIN;
+const std::string kCases = MM_CASES_DIR;
+
+// Removes every corpus this test process made.
+void remove_test_corpora() {
+  const std::string prefix = "mm_test_corpus_" + std::to_string(getpid()) + "_";
+  for (const auto& e : std::filesystem::directory_iterator("/tmp"))
+    if (e.path().filename().string().rfind(prefix, 0) == 0) std::filesystem::remove(e.path());
+}
+
+// A fresh path for a corpus (nothing there yet).
+std::string corpus_path(const std::string& name) {
+  const std::string p = "/tmp/mm_test_corpus_" + std::to_string(getpid()) + "_" + name + ".sqlite";
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(p + suffix);
+  return p;
+}
+
+std::string build_args(const std::string& out, const std::string& extra = "--slots 1") {
+  return "corpus build --lang rasp --from " + kCases + "/corpus_rasp.jsonl --preset tiny --views 2 --view-every 50 "
+         "--out " + out + " " + extra;
+}
+
+test::Ran modelmap(const std::string& args) { return test::run_shell(kBin + " " + args); }
+
+// Everything about a corpus that a build determines (not ids, not wall times), sorted.
+std::vector<std::string> content(const std::string& path) {
+  auto c = Corpus::open(path, false, true);
+  Statement q(c->db(),
+              "SELECT p.language, p.tokens, p.split, m.origin, m.preset, m.architecture, m.params, m.seed, m.status, "
+              "m.steps, m.accuracy, m.seq_accuracy, v.ordinal, v.step, v.accuracy, hex(v.weights) "
+              "FROM programs p LEFT JOIN models m ON m.program_id = p.id LEFT JOIN views v ON v.model_id = m.id");
+  std::vector<std::string> rows;
+  while (q.step()) {
+    std::string row;
+    for (int k = 0; k < 16; ++k) row += q.text(k) + "|";
+    rows.push_back(row);
+  }
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+int64_t count(const std::string& path, const std::string& table) {
+  auto c = Corpus::open(path, false, true);
+  Statement q(c->db(), "SELECT count(*) FROM " + table);
+  q.step();
+  return q.int64(0);
+}
+
+class CorpusBuild : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    full_ = new std::string(corpus_path("full"));
+    const test::Ran r = modelmap(build_args(*full_));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  static void TearDownTestSuite() {
+    delete full_;
+    remove_test_corpora();
+  }
+  static std::string* full_;
+};
+std::string* CorpusBuild::full_ = nullptr;
+
+}  // namespace
+
+TEST_F(CorpusBuild, EveryViewFromBlobAndFromExportedFilePredictsItsProgram) {
+  EXPECT_EQ(count(*full_, "programs"), 6);
+  EXPECT_EQ(count(*full_, "models"), 6);
+  auto c = Corpus::open(*full_, false, true);
+  const Language& lang = language_by_name("rasp");
+  const std::vector<Input> domain = lang.default_domain().enumerate(10000);
+  int checked = 0;
+  for (int64_t id : c->view_ids()) {
+    const auto v = c->view(id);
+    ASSERT_TRUE(v);
+    const SubjectModel from_blob = subject_from_safetensors(safetensors_decode(v->weights, "blob"), "blob");
+    const auto program = lang.parse(from_blob.program);
+    std::vector<std::vector<Value>> expected;
+    for (const Input& x : domain) expected.push_back(program->evaluate(x));
+    const Accuracy a = subject_accuracy(from_blob, domain, expected);
+    EXPECT_GE(a.per_position, 0.95) << "view " << id;
+    EXPECT_NEAR(a.per_position, v->accuracy, 1e-9) << "the stored accuracy is the reference forward pass's";
+
+    const std::string file = test::temp_path(".safetensors");
+    const test::Ran ex = modelmap("corpus export " + *full_ + " --view " + std::to_string(id) + " -o " + file);
+    ASSERT_EQ(ex.exit_code, 0) << ex.err;
+    const SubjectModel from_file = subject_from_safetensors(safetensors_read_file(file), file);
+    EXPECT_GE(subject_accuracy(from_file, domain, expected).per_position, 0.95);
+    const test::Ran p = modelmap("predict --model " + file + " --input '[3, 1, 4]'");
+    EXPECT_EQ(p.out, values_to_json(subject_predict(from_blob, Input{3, 1, 4})) + "\n") << p.err;
+    std::filesystem::remove(file);
+    ++checked;
+  }
+  EXPECT_EQ(checked, 12);
+  const test::Ran stats = modelmap("corpus stats " + *full_);
+  EXPECT_EQ(stats.exit_code, 0);
+  EXPECT_NE(stats.out.find("6 programs, 6 models, 12 views"), std::string::npos) << stats.out;
+  const test::Ran list = modelmap("corpus list " + *full_ + " --jsonl");
+  EXPECT_EQ(std::count(list.out.begin(), list.out.end(), '\n'), 12);
+}
+
+TEST_F(CorpusBuild, RebuildingIsANoOpAndKillAndResumeEqualsAnUninterruptedBuild) {
+  const test::Ran again = modelmap(build_args(*full_));
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_NE(again.out.find("6 already built"), std::string::npos) << again.out;
+
+  const std::string killed = corpus_path("killed");
+  const std::string args = build_args(killed);
+  std::vector<std::string> words = {kBin};
+  std::istringstream split(args);
+  for (std::string w; split >> w;) words.push_back(w);
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  ASSERT_EQ(posix_spawn(&pid, kBin.c_str(), &actions, nullptr, argv.data(), environ), 0);
+  // Kill it once two models are committed.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  int64_t committed = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    try {
+      if (std::filesystem::exists(killed) && (committed = count(killed, "models")) >= 2) break;
+    } catch (const Error&) {  // not created yet
+    }
+  }
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the build finished before it could be killed";
+  ASSERT_GE(committed, 2);
+  {
+    auto c = Corpus::open(killed, false, true);
+    Statement q(c->db(), "PRAGMA integrity_check");
+    ASSERT_TRUE(q.step());
+    EXPECT_EQ(q.text(0), "ok");
+  }
+  const auto before = content(killed);
+  const test::Ran resumed = modelmap(args);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  const auto after = content(killed);
+  for (const auto& row : before) {  // nothing committed before the kill changed or went missing
+    if (row.find("|learned|") != std::string::npos || row.find("|not learned|") != std::string::npos) {
+      EXPECT_TRUE(std::binary_search(after.begin(), after.end(), row)) << row.substr(0, 120);
+    }
+  }
+  EXPECT_EQ(after, content(*full_));
+}
+
+TEST_F(CorpusBuild, ShardsMergeIntoTheSameCorpusAndAProgramIsKeptOnce) {
+  const std::string a = corpus_path("shard0"), b = corpus_path("shard1"), merged = corpus_path("merged");
+  // Other batch sizes than the full build's, so that models train beside other models than there.
+  ASSERT_EQ(modelmap(build_args(a, "--shard 0/2 --slots 3")).exit_code, 0);
+  ASSERT_EQ(modelmap(build_args(b, "--shard 1/2 --slots 2")).exit_code, 0);
+  EXPECT_EQ(count(a, "models"), 3);
+  EXPECT_EQ(count(b, "models"), 3);
+  const test::Ran m = modelmap("corpus merge " + a + " " + b + " -o " + merged);
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  EXPECT_EQ(content(merged), content(*full_));
+  const test::Ran twice = modelmap("corpus merge " + a + " " + *full_ + " -o " + merged);
+  ASSERT_EQ(twice.exit_code, 0) << twice.err;
+  EXPECT_NE(twice.out.find("0 programs, 0 models added"), std::string::npos) << twice.out;
+  EXPECT_EQ(content(merged), content(*full_));
+}
+
+class CorpusFiles : public ::testing::Test {
+ protected:
+  static void TearDownTestSuite() { remove_test_corpora(); }
+};
+
+TEST_F(CorpusFiles, AListPythonBuildLearnsOnItsHeldOutSample) {
+  const std::string path = corpus_path("python");
+  const test::Ran r = modelmap("corpus build --lang python --from " + kCases +
+                               "/corpus_python.jsonl --preset tiny --views 2 --view-every 50 --out " + path);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto c = Corpus::open(path, false, true);
+  const Language& lang = language_by_name("python");
+  TrainConfig defaults;
+  const std::vector<Input> heldout = lang.default_domain().evaluation_set(defaults.heldout_inputs, defaults.heldout_seed);
+  ASSERT_EQ(c->view_ids().size(), 4u);
+  for (int64_t id : c->view_ids()) {
+    const SubjectModel m = subject_from_safetensors(safetensors_decode(c->view(id)->weights, "blob"), "blob");
+    const auto program = lang.parse(m.program);
+    std::vector<std::vector<Value>> expected;
+    for (const Input& x : heldout) expected.push_back(program->evaluate(x));
+    EXPECT_GE(subject_accuracy(m, heldout, expected).per_position, 0.95) << "view " << id;
+  }
+}
+
+TEST_F(CorpusFiles, FilesThatAreNotCorporaAreRefused) {
+  const std::string text = test::temp_path(".sqlite");
+  test::write_file(text, "this is not a database, just text that is long enough to have a header......\n");
+  const std::string other = corpus_path("other");
+  {
+    Db db(other, true);
+    db.exec("CREATE TABLE t(x)");
+  }
+  const std::string newer = corpus_path("newer");
+  {
+    auto c = Corpus::open(newer, true);
+    c->db().exec("UPDATE meta SET value = '2' WHERE key = 'format_version'");
+  }
+  const std::string bad_jsonl = test::temp_path(".jsonl");
+  test::write_file(bad_jsonl, "{\"source\": \"from tracr.rasp import rasp\\nv1 = rasp.Map(lambda x: x + 1, rasp.tokens)\\nprogram = v1\\n\"}\nnot json\n");
+  const std::string out = corpus_path("unused");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"corpus stats " + text, "not an SQLite database"},
+      {"corpus stats " + other, "not a modelmap corpus"},
+      {"corpus stats " + newer, "format version 2"},
+      {"corpus stats /nonexistent.sqlite", "does not exist"},
+      {"corpus list " + other, "not a modelmap corpus"},
+      {"corpus export " + newer + " --view 1 -o /tmp/x.safetensors", "format version 2"},
+      {"corpus build --lang rasp --programs 2 --out " + other, "not a modelmap corpus"},
+      {"corpus build --lang rasp --from " + bad_jsonl + " --out " + out, ":2: not a JSON object"},
+      {"corpus build --lang rasp --programs 2 --shard 2/2 --out " + out, "--shard"},
+      {"corpus build --lang rasp --programs 2 --preset huge --out " + out, "preset"},
+      {"corpus merge " + text + " -o " + out, "not an SQLite database"},
+      {"predict --model " + text + " --input '[1]'", "not a valid safetensors file"},
+  };
+  for (const auto& [args, part] : cases) {
+    const test::Ran r = modelmap(args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(part), std::string::npos) << args << "\n" << r.err;
+  }
+  std::filesystem::remove(text);
+  std::filesystem::remove(bad_jsonl);
+}
+
+}  // namespace mm
