@@ -73,6 +73,37 @@ int64_t count(const std::string& path, const std::string& table) {
   return q.int64(0);
 }
 
+// Starts `modelmap <args>`, sends `sig` once `path` holds `models` models, and returns (wait status,
+// models committed when the signal was sent).
+std::pair<int, int64_t> run_until_models(const std::string& args, const std::string& path, int64_t models, int sig) {
+  std::vector<std::string> words = {kBin};
+  std::istringstream split(args);
+  for (std::string w; split >> w;) words.push_back(w);
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  if (posix_spawn(&pid, kBin.c_str(), &actions, nullptr, argv.data(), environ) != 0) return {-1, 0};
+  posix_spawn_file_actions_destroy(&actions);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  int64_t committed = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    try {
+      if (std::filesystem::exists(path) && (committed = count(path, "models")) >= models) break;
+    } catch (const Error&) {  // not created yet
+    }
+  }
+  kill(pid, sig);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {status, committed};
+}
+
 class CorpusBuild : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -133,31 +164,7 @@ TEST_F(CorpusBuild, RebuildingIsANoOpAndKillAndResumeEqualsAnUninterruptedBuild)
 
   const std::string killed = corpus_path("killed");
   const std::string args = build_args(killed);
-  std::vector<std::string> words = {kBin};
-  std::istringstream split(args);
-  for (std::string w; split >> w;) words.push_back(w);
-  std::vector<char*> argv;
-  for (auto& w : words) argv.push_back(w.data());
-  argv.push_back(nullptr);
-  pid_t pid;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  ASSERT_EQ(posix_spawn(&pid, kBin.c_str(), &actions, nullptr, argv.data(), environ), 0);
-  // Kill it once two models are committed.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  int64_t committed = 0;
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    try {
-      if (std::filesystem::exists(killed) && (committed = count(killed, "models")) >= 2) break;
-    } catch (const Error&) {  // not created yet
-    }
-  }
-  kill(pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
+  const auto [status, committed] = run_until_models(args, killed, 2, SIGKILL);
   ASSERT_TRUE(WIFSIGNALED(status)) << "the build finished before it could be killed";
   ASSERT_GE(committed, 2);
   {
@@ -176,6 +183,17 @@ TEST_F(CorpusBuild, RebuildingIsANoOpAndKillAndResumeEqualsAnUninterruptedBuild)
     }
   }
   EXPECT_EQ(after, content(*full_));
+}
+
+TEST_F(CorpusBuild, AnInterruptedBuildStopsCleanlyAndSaysHowToResume) {
+  const std::string path = corpus_path("interrupted");
+  const auto [status, committed] = run_until_models(build_args(path), path, 1, SIGINT);
+  ASSERT_TRUE(WIFEXITED(status)) << "SIGINT should end the build through its handler, not kill it";
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_GE(count(path, "models"), committed);
+  const test::Ran resumed = modelmap(build_args(path));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_EQ(content(path), content(*full_));
 }
 
 TEST_F(CorpusBuild, ShardsMergeIntoTheSameCorpusAndAProgramIsKeptOnce) {
@@ -215,6 +233,28 @@ TEST_F(CorpusFiles, AListPythonBuildLearnsOnItsHeldOutSample) {
     std::vector<std::vector<Value>> expected;
     for (const Input& x : heldout) expected.push_back(program->evaluate(x));
     EXPECT_GE(subject_accuracy(m, heldout, expected).per_position, 0.95) << "view " << id;
+  }
+}
+
+TEST_F(CorpusFiles, ThePaperPresetMixesSizesAndEveryViewStillPredicts) {
+  const std::string path = corpus_path("paper");
+  const test::Ran r = modelmap("corpus build --lang rasp --from " + kCases + "/corpus_rasp.jsonl --preset paper "
+                               "--min-params 10000 --max-params 80000 --views 1 --max-steps 3000 --out " + path);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto c = Corpus::open(path, false, true);
+  Statement q(c->db(), "SELECT count(DISTINCT architecture), min(params), max(params) FROM models");
+  ASSERT_TRUE(q.step());
+  EXPECT_GE(q.int64(0), 2);
+  EXPECT_GE(q.int64(1), 10000);
+  EXPECT_LE(q.int64(2), 80000);
+  const Language& lang = language_by_name("rasp");
+  const std::vector<Input> domain = lang.default_domain().enumerate(10000);
+  for (int64_t id : c->view_ids()) {
+    const SubjectModel m = subject_from_safetensors(safetensors_decode(c->view(id)->weights, "blob"), "blob");
+    const auto program = lang.parse(m.program);
+    std::vector<std::vector<Value>> expected;
+    for (const Input& x : domain) expected.push_back(program->evaluate(x));
+    EXPECT_GE(subject_accuracy(m, domain, expected).per_position, 0.95) << "view " << id;
   }
 }
 

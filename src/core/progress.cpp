@@ -30,7 +30,7 @@ void Progress::update(int64_t done, const std::string& note) {
 
 void Progress::finish(const std::string& note) {
   if (!note.empty()) note_ = note;
-  draw(true);
+  if (tty_ || drawn_done_ != done_ || drawn_done_ < 0) draw(true);  // a log line only if it says something new
 }
 
 void Progress::draw(bool final_line) {
@@ -57,6 +57,7 @@ void Progress::draw(bool final_line) {
     std::fprintf(stderr, "%s%s%s\n", line, note_.empty() ? "" : "; ", note_.c_str());
   }
   std::fflush(stderr);
+  drawn_done_ = done_;
 }
 
 }  // namespace mm

@@ -20,6 +20,7 @@ class Progress {
 
   std::string label_;
   int64_t total_, done_ = 0;
+  int64_t drawn_done_ = -1;  // done_ at the last line drawn
   std::string note_;
   bool tty_;
   double log_every_s_;

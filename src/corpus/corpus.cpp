@@ -128,6 +128,11 @@ bool Corpus::has_model(int64_t program_id, const std::string& origin, const std:
 
 int64_t Corpus::add_model(const ModelRecord& m, const std::vector<ViewRecord>& views) {
   Db::Transaction t(db_);
+  // Another build writing to this file may have stored this model meanwhile: builds are deterministic,
+  // so the one stored is the same model; keep it.
+  Statement existing(db_, "SELECT id FROM models WHERE program_id = ? AND origin = ? AND preset = ? AND seed = ?");
+  existing.bind(1, m.program_id).bind(2, m.origin).bind(3, m.preset).bind(4, m.seed);
+  if (existing.step()) return existing.int64(0);
   Statement ins(db_,
                 "INSERT INTO models(program_id, origin, preset, architecture, params, seed, status, steps, wall_s, "
                 "accuracy, seq_accuracy, config) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");

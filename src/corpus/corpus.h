@@ -71,7 +71,8 @@ class Corpus {
   std::optional<ProgramRecord> program(int64_t id);
   // Whether a model of this program, origin and preset exists (any seed).
   bool has_model(int64_t program_id, const std::string& origin, const std::string& preset);
-  // Adds a model and its views atomically; returns the model id.
+  // Adds a model and its views atomically and returns its id; if the same model (program, origin, preset,
+  // seed) is already stored, leaves it and returns its id.
   int64_t add_model(const ModelRecord& model, const std::vector<ViewRecord>& views);
   std::optional<ViewRecord> view(int64_t id);
   std::vector<int64_t> view_ids();
