@@ -22,7 +22,8 @@ void InputDomain::validate() const {
                 std::to_string(kMaxAbsValue));
 }
 
-static uint64_t count_of_length(uint64_t values, int len) {
+uint64_t InputDomain::count_of_length(int len) const {
+  const auto values = static_cast<uint64_t>(value_max - value_min + 1);
   uint64_t n = 1;
   for (int k = 0; k < len; ++k) {
     if (n > UINT64_MAX / values) return UINT64_MAX;
@@ -32,10 +33,9 @@ static uint64_t count_of_length(uint64_t values, int len) {
 }
 
 uint64_t InputDomain::size() const {
-  const uint64_t values = static_cast<uint64_t>(value_max - value_min + 1);
   uint64_t total = 0;
   for (int len = len_min; len <= len_max; ++len) {
-    const uint64_t n = count_of_length(values, len);
+    const uint64_t n = count_of_length(len);
     if (n > UINT64_MAX - total) return UINT64_MAX;
     total += n;
   }
@@ -84,14 +84,13 @@ Input InputDomain::sample(Rng& rng) const {
 
 std::vector<Input> InputDomain::evaluation_set(uint64_t max_inputs, uint64_t seed) const {
   if (size() <= max_inputs) return enumerate(max_inputs);
-  const uint64_t values = static_cast<uint64_t>(value_max - value_min + 1);
   uint64_t budget = max_inputs;
   Rng rng(seed);
   std::vector<Input> out;
   for (int len = len_min; len <= len_max; ++len) {
     // Even share of what is left, so that budget unused by short lengths flows to longer ones.
     const uint64_t share = budget / static_cast<uint64_t>(len_max - len + 1);
-    const uint64_t n = count_of_length(values, len);
+    const uint64_t n = count_of_length(len);
     if (n <= share) {
       append_all_of_length(*this, len, out);
       budget -= n;

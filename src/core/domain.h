@@ -24,8 +24,9 @@ struct InputDomain {
 
   // Throws mm::Error naming the offending bound.
   void validate() const;
-  // Number of inputs, saturating at UINT64_MAX.
+  // Number of inputs, saturating at UINT64_MAX; and of inputs of one length.
   uint64_t size() const;
+  uint64_t count_of_length(int len) const;
   // Empty when `input` is in the domain, else why not ("value 7 at position 2 is outside 0..4").
   std::string why_not_contained(std::span<const int64_t> input) const;
   // Every input, shortest first, then lexicographic. Throws mm::Error if size() > limit.

@@ -1,5 +1,6 @@
 // The batched subject trainer. Shapes: M models (slots), B inputs per model, T positions, d width,
-// H heads, C classes (the largest class count among the jobs; smaller heads are masked).
+// H heads, C classes (the largest class count among the jobs rounded up to a multiple of kClassPad; the
+// classes a model does not have are masked out of its logits).
 #include "subject/trainer.h"
 
 #include <torch/torch.h>
@@ -60,16 +61,8 @@ DomainData make_domain_data(const InputDomain& domain, const TrainConfig& config
     d.heldout.insert(d.eval.begin(), d.eval.end());
     std::vector<uint64_t> per_len(static_cast<size_t>(domain.len_max) + 1, 0);
     for (const Input& x : d.heldout) ++per_len[x.size()];
-    const auto values = static_cast<uint64_t>(domain.value_max - domain.value_min + 1);
-    for (int len = domain.len_min; len <= domain.len_max; ++len) {
-      uint64_t n = 1;
-      bool small = true;
-      for (int k = 0; k < len && small; ++k) {
-        if (n > config.heldout_inputs / values + 1) small = false;
-        n *= values;
-      }
-      d.length_complete[static_cast<size_t>(len)] = small && per_len[static_cast<size_t>(len)] == n;
-    }
+    for (int len = domain.len_min; len <= domain.len_max; ++len)
+      d.length_complete[static_cast<size_t>(len)] = per_len[static_cast<size_t>(len)] == domain.count_of_length(len);
   }
   return d;
 }
