@@ -2,6 +2,9 @@
 // class of bad input gets exactly one line on stderr and exit code 2.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <sstream>
+
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -77,6 +80,24 @@ TEST(Cli, TokensAndDetokenizeAreInverse) {
                    "v3 = rasp.Select(rasp.indices, v2, rasp.Comparison.EQ)\n"
                    "v4 = rasp.Aggregate(v3, rasp.tokens)\n"
                    "program = v4\n");
+}
+
+TEST(Cli, VocabularyListsEveryTokenAProgramUses) {
+  for (const char* lang : {"rasp", "python"}) {
+    const test::Ran v = modelmap(std::string("tokens --vocabulary --lang ") + lang);
+    ASSERT_EQ(v.exit_code, 0) << v.err;
+    std::set<std::string> vocab;
+    std::istringstream in(v.out);
+    for (std::string t; std::getline(in, t);) EXPECT_TRUE(vocab.insert(t).second) << "repeated token " << t;
+    const test::Ran s = modelmap(std::string("sample --jsonl --count 20 --seed 3 --lang ") + lang);
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    std::istringstream lines(s.out);
+    for (std::string line; std::getline(lines, line);)
+      for (const auto& t : nlohmann::json::parse(line)["tokens"]) EXPECT_TRUE(vocab.count(t.get<std::string>())) << t;
+  }
+  const test::Ran neither = modelmap("tokens --lang rasp");
+  EXPECT_EQ(neither.exit_code, 2);
+  EXPECT_NE(neither.err.find("--program"), std::string::npos) << neither.err;
 }
 
 TEST(Cli, HelpOnEveryCommandShowsEveryFlagAndDefault) {

@@ -9,6 +9,9 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
 #include <filesystem>
 #include <thread>
 
@@ -73,9 +76,8 @@ int64_t count(const std::string& path, const std::string& table) {
   return q.int64(0);
 }
 
-// Starts `modelmap <args>`, sends `sig` once `path` holds `models` models, and returns (wait status,
-// models committed when the signal was sent).
-std::pair<int, int64_t> run_until_models(const std::string& args, const std::string& path, int64_t models, int sig) {
+// Starts `modelmap <args>` with its output discarded; returns its pid (or -1).
+pid_t spawn_modelmap(const std::string& args) {
   std::vector<std::string> words = {kBin};
   std::istringstream split(args);
   for (std::string w; split >> w;) words.push_back(w);
@@ -87,8 +89,16 @@ std::pair<int, int64_t> run_until_models(const std::string& args, const std::str
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  if (posix_spawn(&pid, kBin.c_str(), &actions, nullptr, argv.data(), environ) != 0) return {-1, 0};
+  const int rc = posix_spawn(&pid, kBin.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
+}
+
+// Starts `modelmap <args>`, sends `sig` once `path` holds `models` models, and returns (wait status,
+// models committed when the signal was sent).
+std::pair<int, int64_t> run_until_models(const std::string& args, const std::string& path, int64_t models, int sig) {
+  const pid_t pid = spawn_modelmap(args);
+  if (pid < 0) return {-1, 0};
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   int64_t committed = 0;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -102,6 +112,28 @@ std::pair<int, int64_t> run_until_models(const std::string& args, const std::str
   int status = 0;
   waitpid(pid, &status, 0);
   return {status, committed};
+}
+
+// "ok", or what SQLite's integrity check found.
+std::string integrity(const std::string& path) {
+  auto c = Corpus::open(path, false, true);
+  Statement q(c->db(), "PRAGMA integrity_check");
+  std::string out;
+  while (q.step()) out += q.text(0);
+  return out;
+}
+
+// The committed models' rows of content(): a model is committed with all its views or not at all.
+std::vector<std::string> committed_rows(const std::vector<std::string>& rows) {
+  std::vector<std::string> out;
+  for (const auto& row : rows)
+    if (row.find("|learned|") != std::string::npos || row.find("|not learned|") != std::string::npos) out.push_back(row);
+  return out;
+}
+
+int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : fallback;
 }
 
 class CorpusBuild : public ::testing::Test {
@@ -167,22 +199,80 @@ TEST_F(CorpusBuild, RebuildingIsANoOpAndKillAndResumeEqualsAnUninterruptedBuild)
   const auto [status, committed] = run_until_models(args, killed, 2, SIGKILL);
   ASSERT_TRUE(WIFSIGNALED(status)) << "the build finished before it could be killed";
   ASSERT_GE(committed, 2);
-  {
-    auto c = Corpus::open(killed, false, true);
-    Statement q(c->db(), "PRAGMA integrity_check");
-    ASSERT_TRUE(q.step());
-    EXPECT_EQ(q.text(0), "ok");
-  }
+  EXPECT_EQ(integrity(killed), "ok");
   const auto before = content(killed);
   const test::Ran resumed = modelmap(args);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   const auto after = content(killed);
-  for (const auto& row : before) {  // nothing committed before the kill changed or went missing
-    if (row.find("|learned|") != std::string::npos || row.find("|not learned|") != std::string::npos) {
-      EXPECT_TRUE(std::binary_search(after.begin(), after.end(), row)) << row.substr(0, 120);
-    }
-  }
+  for (const auto& row : committed_rows(before))  // nothing committed before the kill changed or went missing
+    EXPECT_TRUE(std::binary_search(after.begin(), after.end(), row)) << row.substr(0, 120);
   EXPECT_EQ(after, content(*full_));
+}
+
+// Crash safety: builds SIGKILLed at random moments (from start-up to commit), MM_CRASH_KILLS times
+// (default 20; scripts/crashtest runs more). After every kill: SQLite's integrity check passes, and every
+// model committed before it is still there, byte for byte. A build that finishes between kills must equal
+// the uninterrupted one; then the next round starts on a fresh file.
+TEST_F(CorpusBuild, SigkillAtRandomMomentsNeverCorruptsOrLosesCommittedModels) {
+  const int kills_wanted = env_int("MM_CRASH_KILLS", 20);
+  const unsigned seed = static_cast<unsigned>(env_int("MM_CRASH_SEED", 7));
+  const int max_delay_ms = env_int("MM_CRASH_MAX_DELAY_MS", 2500);
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> delay_ms(0, max_delay_ms);
+  const auto full = content(*full_);
+  int kills = 0, rounds = 0, finished_between_kills = 0, lost = 0, corrupt = 0;
+  int64_t models_seen_committed = 0;
+  std::string path = corpus_path("crash0");
+  std::vector<std::string> committed;
+  auto finish_round = [&] {
+    EXPECT_EQ(content(path), full) << "round " << rounds << " differs from the uninterrupted build";
+    ++rounds;
+    path = corpus_path("crash" + std::to_string(rounds));
+    committed.clear();
+  };
+  while (kills < kills_wanted) {
+    const int delay = delay_ms(rng);
+    const pid_t pid = spawn_modelmap(build_args(path, "--slots 2"));
+    ASSERT_GT(pid, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {  // it finished first
+      ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "build failed, status " << status;
+      ++finished_between_kills;
+      finish_round();
+      continue;
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status)) {  // finished in the instant before the signal
+      ++finished_between_kills;
+      finish_round();
+      continue;
+    }
+    ++kills;
+    if (!std::filesystem::exists(path)) continue;  // killed before it created the file
+    const std::string check = integrity(path);
+    if (check != "ok") ++corrupt;
+    EXPECT_EQ(check, "ok") << "after kill " << kills << " (delay " << delay << " ms)";
+    const auto now = committed_rows(content(path));
+    for (const auto& row : committed) {
+      if (!std::binary_search(now.begin(), now.end(), row)) {
+        ++lost;
+        ADD_FAILURE() << "after kill " << kills << ", a committed row went missing or changed: " << row.substr(0, 120);
+      }
+    }
+    models_seen_committed += static_cast<int64_t>(now.size() - committed.size());
+    committed = now;
+  }
+  const test::Ran resumed = modelmap(build_args(path, "--slots 2"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  finish_round();
+  std::printf("crash test: %d SIGKILLs (seed %u, delays 0..%d ms), %d rounds completed, %d builds finished between "
+              "kills, %lld rows (one per view) committed across kills, %d integrity failures, %d lost or changed rows\n",
+              kills, seed, max_delay_ms, rounds, finished_between_kills, static_cast<long long>(models_seen_committed),
+              corrupt, lost);
+  EXPECT_EQ(corrupt, 0);
+  EXPECT_EQ(lost, 0);
 }
 
 TEST_F(CorpusBuild, AnInterruptedBuildStopsCleanlyAndSaysHowToResume) {

@@ -12,12 +12,20 @@ Command add_tokens_command(CLI::App& root) {
   struct Options {
     std::string lang = "rasp";
     std::string program;
+    bool vocabulary = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand("tokens", "print a program's canonical tokens, space-separated");
   add_language_flag(*app, o->lang);
-  app->add_option("--program", o->program, "program file in text form ('-' reads stdin)")->required();
+  auto* program = app->add_option("--program", o->program, "program file in text form ('-' reads stdin)");
+  app->add_flag("--vocabulary", o->vocabulary, "print the language's whole token vocabulary instead, one per line")
+      ->excludes(program);
   return {app, [o] {
+            if (o->vocabulary) {
+              for (const std::string& t : language_by_name(o->lang).vocabulary()) std::cout << t << "\n";
+              return 0;
+            }
+            if (o->program.empty()) throw Error("tokens: --program is required (or --vocabulary)");
             const auto p = load_program(language_by_name(o->lang), o->program);
             const auto tokens = p->tokens();
             for (size_t k = 0; k < tokens.size(); ++k) std::cout << (k ? " " : "") << tokens[k];

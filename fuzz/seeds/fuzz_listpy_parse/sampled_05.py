@@ -1,0 +1,15 @@
+def random_function(arr):
+    n = len(arr)
+    out = [0] * n
+    for i in range(0, n):
+        for j in range(1, n):
+            if arr[(j)] % 2 != 0:
+                out[(j) % len(out)] = -arr[(j - 1) % len(arr)]
+            out[(j + 1) % len(out)] = arr[(j + 1) % len(arr)]
+            out[(j) % len(out)] = arr[(j - 1) % len(arr)]
+        out[(i + 1) % len(out)] = arr[(i) % len(arr)]
+        if arr[(i)] % 3 != 0:
+            out[(i) % len(out)] = arr[(i - 1) % len(arr)]
+    for i in range(1, n - 1):
+        out[(i - 1) % len(out)] = arr[(i) % len(arr)]
+    return out

@@ -1,0 +1,9 @@
+def random_function(arr):
+    n = len(arr)
+    out = [0] * n
+    for i in range(1, n):
+        if arr[(i)] % 3 != 0:
+            out[(i + 1) % len(out)] = arr[(i + 1) % len(arr)]
+        if arr[(i)] % 3 != 0:
+            out[(i + 1) % len(out)] = arr[(i + 1) % len(arr)]
+    return out
