@@ -4,7 +4,9 @@
 // The interface deals in text, tokens and values only; the ASTs stay inside each language.
 #pragma once
 
+#include <algorithm>
 #include <memory>
+#include <stdexcept>
 #include <span>
 #include <string>
 #include <string_view>
@@ -49,10 +51,28 @@ class Language {
   // Every token tokens() can produce, in a fixed order; index = token id. Ids 0, 1, 2 are <pad>,
   // <bos>, <eos>, which no program contains but every sequence model needs.
   virtual const std::vector<std::string>& vocabulary() const = 0;
+  // Grammar-constrained decoding: ids of the tokens that may follow `prefix` (program tokens, no <bos>)
+  // on the way to a program that detokenizes, <eos> (id 2) among them when `prefix` is one already. Every
+  // allowed token leads on to a complete program, so decoding that only picks allowed tokens always ends
+  // in a program that parses. Throws ParseError if `prefix` begins no program.
+  virtual std::vector<int> next_token_ids(std::span<const std::string> prefix) const = 0;
   // One random program from the paper's procedure (Appendix B), before any behavioural filter; null when
   // the procedure gave up on this draw (e.g. the program grew past the largest size).
   virtual std::unique_ptr<Program> generate(Rng& rng, const GenerateConfig& config) const = 0;
 };
+
+// The ids of `tokens` in `vocabulary`, sorted (a token not in it is a bug: std::logic_error).
+inline std::vector<int> token_ids(const std::vector<std::string>& vocabulary, const std::vector<std::string>& tokens) {
+  std::vector<int> ids;
+  ids.reserve(tokens.size());
+  for (const std::string& t : tokens) {
+    const auto it = std::find(vocabulary.begin(), vocabulary.end(), t);
+    if (it == vocabulary.end()) throw std::logic_error("token '" + t + "' is not in the vocabulary");
+    ids.push_back(static_cast<int>(it - vocabulary.begin()));
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
 
 // "rasp" or "python"; throws mm::Error naming the choices otherwise.
 const Language& language_by_name(std::string_view name);

@@ -26,6 +26,11 @@ std::vector<std::string> tokenize(const Program& program);
 // Throws ParseError (line 0, column = token position).
 Program detokenize(std::span<const std::string> tokens);
 const std::vector<std::string>& vocabulary();
+// The tokens that may follow `prefix` (a sequence of tokens without <bos>) on the way to a program that
+// detokenizes, "<eos>" among them when `prefix` is one already; in vocabulary order. Never empty for a
+// prefix it accepts: every allowed token leads to a complete program. Throws ParseError if `prefix` is
+// not the beginning of any program.
+std::vector<std::string> next_tokens(std::span<const std::string> prefix);
 
 // A random program of the family with loops_min..loops_max outer loops (Appendix B.2).
 Program generate(Rng& rng, int loops_min, int loops_max);

@@ -34,6 +34,9 @@ class PyLanguage final : public Language {
     return std::make_unique<PyProgram>(listpy::detokenize(tokens));
   }
   const std::vector<std::string>& vocabulary() const override { return listpy::vocabulary(); }
+  std::vector<int> next_token_ids(std::span<const std::string> prefix) const override {
+    return token_ids(vocabulary(), listpy::next_tokens(prefix));
+  }
   std::unique_ptr<mm::Program> generate(Rng& rng, const GenerateConfig& config) const override {
     return std::make_unique<PyProgram>(listpy::generate(rng, config.size_min, config.size_max));
   }

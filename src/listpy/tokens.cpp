@@ -46,4 +46,40 @@ Program detokenize(std::span<const std::string> tokens) {
   return parse_lexemes(lx);
 }
 
+// The parser reads left to right and reports an error at the first lexeme that cannot continue a
+// program; an error at the end of input means "not finished yet". So a token may follow a prefix when
+// the prefix plus that token either is a program or fails only at its end. The grammar is finite (loops,
+// bodies and nesting are bounded), so every allowed token leads on to a complete program.
+std::vector<std::string> next_tokens(std::span<const std::string> prefix) {
+  std::vector<std::string> seq(prefix.begin(), prefix.end());
+  auto viable = [&](bool* complete) {
+    try {
+      detokenize(seq);
+      *complete = true;
+      return true;
+    } catch (const ParseError& e) {
+      *complete = false;
+      return e.column == static_cast<int>(seq.size() + 1);
+    }
+  };
+  bool complete = false;
+  if (!viable(&complete)) {
+    try {
+      detokenize(seq);
+    } catch (const ParseError& e) {
+      throw ParseError(0, e.column, "not a prefix of a list-Python program: " + e.detail);
+    }
+  }
+  std::vector<std::string> out;
+  if (complete) out.emplace_back("<eos>");
+  const auto& vocab = vocabulary();
+  seq.emplace_back();
+  for (size_t k = 3; k < vocab.size(); ++k) {
+    seq.back() = vocab[k];
+    bool done = false;
+    if (viable(&done)) out.push_back(vocab[k]);
+  }
+  return out;
+}
+
 }  // namespace mm::listpy

@@ -35,6 +35,11 @@ std::vector<std::string> tokenize(const Program& program);
 // token position).
 Program detokenize(std::span<const std::string> tokens);
 const std::vector<std::string>& vocabulary();
+// The tokens that may follow `prefix` (a sequence of tokens without <bos>) on the way to a program that
+// detokenizes, "<eos>" among them when `prefix` is one already; in vocabulary order. Never empty for a
+// prefix it accepts: every allowed token leads to a complete program. Throws ParseError if `prefix` is
+// not the beginning of any program.
+std::vector<std::string> next_tokens(std::span<const std::string> prefix);
 
 // Throws mm::Error naming the statement if the program is malformed: a ref to a later statement, a
 // selector where an s-op belongs (or the reverse), a function of the wrong arity, a constant outside

@@ -30,6 +30,9 @@ class RaspLanguage final : public Language {
     return std::make_unique<RaspProgram>(rasp::detokenize(tokens));
   }
   const std::vector<std::string>& vocabulary() const override { return rasp::vocabulary(); }
+  std::vector<int> next_token_ids(std::span<const std::string> prefix) const override {
+    return token_ids(vocabulary(), rasp::next_tokens(prefix));
+  }
   std::unique_ptr<mm::Program> generate(Rng& rng, const GenerateConfig& config) const override {
     rasp::Program p = rasp::generate(rng, config.size_min, config.size_max);
     if (p.statements.empty()) return nullptr;

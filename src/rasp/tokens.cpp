@@ -211,7 +211,10 @@ const std::vector<std::string>& vocabulary() {
   return vocab;
 }
 
-Program detokenize(std::span<const std::string> tokens) {
+namespace {
+
+// The statements the tokens spell, without the whole-program checks (so a prefix ending in <sep> reads).
+Program read_statements(std::span<const std::string> tokens) {
   Program p;
   size_t pos = 0;
   auto fail = [&](size_t at, const std::string& what) -> ParseError {
@@ -291,11 +294,101 @@ Program detokenize(std::span<const std::string> tokens) {
     ++pos;
     p.statements.push_back(s);
   }
+  return p;
+}
+
+}  // namespace
+
+Program detokenize(std::span<const std::string> tokens) {
+  Program p = read_statements(tokens);
   if (p.statements.empty()) throw ParseError(0, 1, "no statements");
   if (is_selector(p.statements.back().op))
     throw ParseError(0, static_cast<int>(tokens.size()), "the last statement (the output) is a selector");
   p.output = static_cast<int>(p.statements.size() - 1);
   return p;
+}
+
+std::vector<std::string> next_tokens(std::span<const std::string> prefix) {
+  size_t done = 0;  // tokens of the complete statements
+  for (size_t k = prefix.size(); k > 0; --k)
+    if (prefix[k - 1] == kSep) {
+      done = k;
+      break;
+    }
+  const Program p = read_statements(prefix.first(done));
+  const std::span<const std::string> tail = prefix.subspan(done);
+  const size_t n = p.statements.size();
+  bool have_selector = false;
+  for (const Statement& s : p.statements) have_selector |= is_selector(s.op);
+  std::vector<std::string> out;
+  auto refs = [&](bool selector) {
+    if (!selector)
+      for (Ref r : {kTokens, kIndices, kLength}) out.emplace_back(primitive_name(r));
+    for (size_t k = 0; k < n; ++k)
+      if (is_selector(p.statements[k].op) == selector) out.push_back(var_token(static_cast<int>(k)));
+  };
+  if (tail.empty()) {  // a statement starts, or the program ends
+    if (n > 0 && !is_selector(p.statements.back().op)) out.emplace_back("<eos>");
+    if (n == static_cast<size_t>(kMaxStatements)) return out;
+    for (int k = 0; k < 6; ++k) {
+      const Op op = static_cast<Op>(k);
+      if ((op == Op::Aggregate || op == Op::SelectorWidth) && !have_selector) continue;  // nothing to read
+      if (is_selector(op) && n + 1 == static_cast<size_t>(kMaxStatements)) continue;      // could not be used
+      out.emplace_back(op_name(op));
+    }
+    return out;
+  }
+  // The slots of the statement under way, in token order; the tail fills the first tail.size() of them.
+  int op = -1;
+  for (int k = 0; k < 6; ++k)
+    if (tail[0] == op_name(static_cast<Op>(k))) op = k;
+  if (op < 0) throw ParseError(0, static_cast<int>(done + 1), "expected an operation, found '" + tail[0] + "'");
+  const Op o = static_cast<Op>(op);
+  enum Slot { Enc, Fn, RefSop, RefSel, Coef, Cmp, DefaultOrSep, Sep };
+  std::vector<Slot> slots;
+  if (!is_selector(o)) slots.push_back(Enc);
+  if (is_map(o)) slots.push_back(Fn);
+  slots.push_back(o == Op::Aggregate || o == Op::SelectorWidth ? RefSel : RefSop);
+  if (arity(o) == 2) slots.push_back(RefSop);
+  if (o == Op::LinearSequenceMap) slots.insert(slots.end(), {Coef, Coef});
+  if (o == Op::Select) slots.push_back(Cmp);
+  slots.push_back(o == Op::Aggregate ? DefaultOrSep : Sep);
+  auto allowed = [&](Slot slot) {
+    out.clear();
+    switch (slot) {
+      case Enc:
+        out.emplace_back(encoding_name(Encoding::Categorical));
+        out.emplace_back(encoding_name(Encoding::Numerical));
+        break;
+      case Fn:
+        for (const auto& f : map_functions())
+          if (f.arity == arity(o)) out.push_back(f.token);
+        break;
+      case RefSop: refs(false); break;
+      case RefSel: refs(true); break;
+      case Coef:
+        for (int64_t k = kCoefMin; k <= kCoefMax; ++k) out.push_back(coef_token(k));
+        break;
+      case Cmp:
+        for (int k = 0; k < 8; ++k) out.emplace_back(comparison_name(static_cast<Comparison>(k)));
+        break;
+      case DefaultOrSep:
+        for (int64_t k = kDefaultMin; k <= kDefaultMax; ++k) out.push_back(default_token(k));
+        out.push_back(kSep);
+        break;
+      case Sep: out.push_back(kSep); break;
+    }
+    return out;
+  };
+  // Walk the tail through the slots (an Aggregate's default is optional), checking each token.
+  size_t slot = 0;
+  for (size_t k = 1; k < tail.size(); ++k, ++slot) {
+    const auto ok = allowed(slots[slot]);
+    if (std::find(ok.begin(), ok.end(), tail[k]) == ok.end())
+      throw ParseError(0, static_cast<int>(done + k + 1), "'" + tail[k] + "' cannot follow here");
+    if (slots[slot] == DefaultOrSep) slots.push_back(Sep);  // a default was given; <sep> must follow
+  }
+  return allowed(slots[slot]);
 }
 
 }  // namespace mm::rasp
