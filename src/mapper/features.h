@@ -1,0 +1,68 @@
+// What a mapper's encoder reads of a subject model, computed in plain C++ (no torch): two encodings of
+// the same weights, one per encoder.
+//
+// layergraph (the paper's, section 3.3): the n-layer subject becomes a path graph; node i's feature is
+//   the concatenation of layer i's parameters. The paper is silent on how a vector whose length varies
+//   with the subject's width becomes a fixed-size input, and on where the embeddings and the head go; we
+//   add a node before the blocks (token and position embeddings) and one after (final LayerNorm and
+//   head), and bring every node's vector to `node_width` values: zero-padded when shorter, averaged over
+//   contiguous equal windows when longer (so memory stays bounded for a 10M-parameter subject).
+// invariant (ours): tokens whose size depends only on the input vocabulary, the length and the class
+//   count, never on the subject's width, and that do not change when its heads, hidden units or
+//   residual dimensions are permuted. R holds the residual stream of every (token, position) pair at
+//   embedding time, read through a layer's LayerNorm; then each head gives one token — its QK circuit
+//   (R Wq)(R Wk)^T/sqrt(dh) and its OV circuit R Wv Wo Wu — and each MLP neuron a read vector R w_in and a
+//   write vector w_out Wu (pooled as a set by the encoder), and the direct path R Wu gives one more. Wu is
+//   the head's weight scaled by the final LayerNorm's gain. This "direct path" reading ignores what
+//   earlier layers add to the residual stream; the layer embedding tells the encoder where it is.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "subject/model.h"
+
+namespace mm {
+
+// Sizes a mapper fixes once (from its training corpus) so that every subject maps to the same shapes.
+struct FeatureSpec {
+  int vocab = 6;          // input ids including PAD (the largest over the corpus)
+  int max_len = 5;        // positions
+  int classes = 32;       // output classes
+  int node_width = 4096;  // layergraph: values per node
+
+  int pairs() const { return vocab * max_len; }                   // rows of R
+  int head_features() const { return pairs() * pairs() + pairs() * classes; }  // QK, OV
+  int neuron_features() const { return pairs() + 1 + classes; }   // read, bias, write
+  int direct_features() const { return pairs() * classes; }
+  std::string to_json() const;
+  static FeatureSpec from_json(const std::string& text);  // throws mm::Error
+  // Throws mm::Error naming what does not fit (a larger vocabulary, length or class count).
+  void check_fits(const SubjectModel& m) const;
+};
+
+// The smallest spec that fits every model (node_width: the largest node, capped at `node_width_cap`).
+FeatureSpec feature_spec_for(const std::vector<const SubjectModel*>& models, int node_width_cap = 16384);
+
+struct LayerGraphInput {
+  int nodes = 0;          // n_layers + 2
+  std::vector<float> x;   // (nodes, node_width)
+};
+LayerGraphInput layergraph_input(const SubjectModel& m, const FeatureSpec& spec);
+// A node's raw parameter vector (before resizing), in file order: 0 = embeddings, 1..L = blocks, L+1 =
+// final LayerNorm and head.
+std::vector<float> layergraph_node(const SubjectModel& m, int node);
+// `v` brought to `width` values: zero-padded, or averaged over `width` contiguous near-equal windows.
+std::vector<float> resize_to_width(const std::vector<float>& v, int width);
+
+struct InvariantInput {
+  int n_layers = 0;
+  std::vector<float> heads;         // (n_heads_total, head_features): QK then OV, each zero-padded
+  std::vector<int> head_layer;      // (n_heads_total)
+  std::vector<float> neurons;       // (n_neurons_total, neuron_features)
+  std::vector<int> neuron_layer;    // (n_neurons_total)
+  std::vector<float> direct;        // (direct_features)
+};
+InvariantInput invariant_input(const SubjectModel& m, const FeatureSpec& spec);
+
+}  // namespace mm
