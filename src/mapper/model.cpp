@@ -1,0 +1,300 @@
+// The mapper network: both encoders and the T5-style decoder (see model.h). Shapes in comments:
+// B batch, N graph nodes, Hn head tokens, Nn neurons, S memory tokens, T target tokens, H decoder heads.
+#include "mapper/model.h"
+
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/language.h"
+
+namespace mm {
+
+namespace {
+
+constexpr int kMaxLayerEmbeddings = 16;  // subject layers the invariant encoder can tell apart
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& gain) {
+  return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + 1e-6) * gain;
+}
+
+// Multi-head attention without biases. x (B, T, d) attends to kv (B, S, d); `bias` broadcasts to
+// (B, H, T, S); `allowed` (bool) broadcasts to (B, H, T, S).
+torch::Tensor attend(torch::nn::Linear& wq, torch::nn::Linear& wk, torch::nn::Linear& wv, torch::nn::Linear& wo,
+                     const torch::Tensor& x, const torch::Tensor& kv, const torch::Tensor& bias,
+                     const torch::Tensor& allowed, int heads) {
+  const int64_t B = x.size(0), T = x.size(1), S = kv.size(1), d = x.size(2), dk = d / heads;
+  const auto q = wq->forward(x).view({B, T, heads, dk}).transpose(1, 2);   // (B, H, T, dk)
+  const auto k = wk->forward(kv).view({B, S, heads, dk}).transpose(1, 2);  // (B, H, S, dk)
+  const auto v = wv->forward(kv).view({B, S, heads, dk}).transpose(1, 2);  // (B, H, S, dk)
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(dk));  // (B, H, T, S)
+  if (bias.defined()) scores = scores + bias;
+  scores = scores.masked_fill(allowed.logical_not(), kNegInf);
+  const auto out = torch::matmul(torch::softmax(scores, -1), v);  // (B, H, T, dk)
+  return wo->forward(out.transpose(1, 2).reshape({B, T, d}));
+}
+
+// T5's bucket for a causal decoder: distance n = query - key >= 0; exact below buckets/2, then log-spaced
+// up to max_distance.
+int64_t relative_bucket(int64_t n, int buckets, int max_distance) {
+  const int exact = buckets / 2;
+  if (n < exact) return n;
+  const double scaled = std::log(static_cast<double>(n) / exact) / std::log(static_cast<double>(max_distance) / exact);
+  return std::min<int64_t>(buckets - 1, exact + static_cast<int64_t>(scaled * (buckets - exact)));
+}
+
+torch::Tensor tensor_of(const std::vector<float>& v, std::vector<int64_t> shape) {
+  return torch::from_blob(const_cast<float*>(v.data()), shape, torch::kFloat32).clone();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// Configuration
+
+std::string MapperConfig::to_json() const {
+  return nlohmann::json{{"language", language},       {"encoder", encoder},
+                        {"d_model", d_model},         {"n_layers", n_layers},
+                        {"n_heads", n_heads},         {"d_ff", d_ff},
+                        {"rel_buckets", rel_buckets}, {"rel_max_distance", rel_max_distance},
+                        {"max_tokens", max_tokens},   {"no_weights", no_weights},
+                        {"features", nlohmann::json::parse(features.to_json())}}
+      .dump();
+}
+
+MapperConfig MapperConfig::from_json(const std::string& text) {
+  try {
+    const auto j = nlohmann::json::parse(text);
+    MapperConfig c;
+    c.language = j.at("language").get<std::string>();
+    c.encoder = j.at("encoder").get<std::string>();
+    c.d_model = j.at("d_model").get<int>();
+    c.n_layers = j.at("n_layers").get<int>();
+    c.n_heads = j.at("n_heads").get<int>();
+    c.d_ff = j.at("d_ff").get<int>();
+    c.rel_buckets = j.at("rel_buckets").get<int>();
+    c.rel_max_distance = j.at("rel_max_distance").get<int>();
+    c.max_tokens = j.at("max_tokens").get<int>();
+    c.no_weights = j.at("no_weights").get<bool>();
+    c.features = FeatureSpec::from_json(j.at("features").dump());
+    c.validate();
+    return c;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("malformed mapper configuration: " + std::string(e.what()));
+  }
+}
+
+void MapperConfig::validate() const {
+  language_by_name(language);
+  if (encoder != "layergraph" && encoder != "invariant")
+    throw Error("unknown encoder '" + encoder + "' (choose layergraph or invariant)");
+  if (d_model < 8 || d_model > 4096) throw Error("d_model must be in 8..4096");
+  if (n_heads < 1 || d_model % n_heads != 0) throw Error("d_model must be a multiple of the decoder's heads");
+  if (n_layers < 1 || n_layers > 24) throw Error("decoder layers must be in 1..24");
+  if (d_ff < 1 || d_ff > 65536) throw Error("d_ff must be in 1..65536");
+  if (rel_buckets < 2 || rel_max_distance <= rel_buckets / 2) throw Error("bad relative position buckets");
+  if (max_tokens < 2 || max_tokens > 100000) throw Error("max_tokens must be in 2..100000");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Encoder inputs and batches
+
+EncoderInput encoder_input(const SubjectModel& m, const MapperConfig& config) {
+  EncoderInput in;
+  if (m.arch.n_layers > kMaxLayerEmbeddings)
+    throw Error("the subject has " + std::to_string(m.arch.n_layers) + " layers; the mapper reads at most " +
+                std::to_string(kMaxLayerEmbeddings));
+  if (config.encoder == "layergraph") in.graph = layergraph_input(m, config.features);
+  else in.circuits = invariant_input(m, config.features);
+  return in;
+}
+
+EncoderBatch collate(const std::vector<const EncoderInput*>& inputs, const MapperConfig& config, torch::Device device) {
+  const FeatureSpec& f = config.features;
+  const int64_t B = static_cast<int64_t>(inputs.size());
+  const float keep = config.no_weights ? 0.f : 1.f;
+  EncoderBatch b;
+  if (config.encoder == "layergraph") {
+    int64_t N = 1;
+    for (const EncoderInput* in : inputs) N = std::max<int64_t>(N, in->graph.nodes);
+    const int64_t W = f.node_width;
+    std::vector<float> x(static_cast<size_t>(B * N * W), 0.f), adj(static_cast<size_t>(B * N * N), 0.f);
+    auto mask = torch::zeros({B, N}, torch::kBool);
+    for (int64_t i = 0; i < B; ++i) {
+      const LayerGraphInput& g = inputs[static_cast<size_t>(i)]->graph;
+      for (size_t k = 0; k < g.x.size(); ++k) x[static_cast<size_t>(i * N * W) + k] = g.x[k] * keep;
+      mask.index_put_({i, torch::indexing::Slice(0, g.nodes)}, true);
+      // Path graph with self-loops, D^-1/2 (A + I) D^-1/2.
+      auto degree = [&](int64_t u) { return 1.0 + (u > 0) + (u + 1 < g.nodes); };
+      for (int64_t u = 0; u < g.nodes; ++u)
+        for (int64_t v = std::max<int64_t>(0, u - 1); v <= std::min<int64_t>(g.nodes - 1, u + 1); ++v)
+          adj[static_cast<size_t>((i * N + u) * N + v)] = static_cast<float>(1.0 / std::sqrt(degree(u) * degree(v)));
+    }
+    b.nodes = tensor_of(x, {B, N, W}).to(device);
+    b.adjacency = tensor_of(adj, {B, N, N}).to(device);
+    b.node_mask = mask.to(device);
+    return b;
+  }
+  int64_t Hn = 1, Nn = 1;
+  for (const EncoderInput* in : inputs) {
+    Hn = std::max<int64_t>(Hn, static_cast<int64_t>(in->circuits.head_layer.size()));
+    Nn = std::max<int64_t>(Nn, static_cast<int64_t>(in->circuits.neuron_layer.size()));
+    b.max_layers = std::max(b.max_layers, in->circuits.n_layers);
+  }
+  const int64_t hf = f.head_features(), nf = f.neuron_features(), df = f.direct_features();
+  std::vector<float> heads(static_cast<size_t>(B * Hn * hf), 0.f), neurons(static_cast<size_t>(B * Nn * nf), 0.f),
+      direct(static_cast<size_t>(B * df), 0.f);
+  auto head_layer = torch::zeros({B, Hn}, torch::kInt64), neuron_layer = torch::zeros({B, Nn}, torch::kInt64);
+  auto head_mask = torch::zeros({B, Hn}, torch::kBool), neuron_mask = torch::zeros({B, Nn}, torch::kBool);
+  auto hl = head_layer.accessor<int64_t, 2>(), nl = neuron_layer.accessor<int64_t, 2>();
+  auto hm = head_mask.accessor<bool, 2>(), nm = neuron_mask.accessor<bool, 2>();
+  for (int64_t i = 0; i < B; ++i) {
+    const InvariantInput& c = inputs[static_cast<size_t>(i)]->circuits;
+    for (size_t k = 0; k < c.heads.size(); ++k) heads[static_cast<size_t>(i * Hn * hf) + k] = c.heads[k] * keep;
+    for (size_t k = 0; k < c.neurons.size(); ++k) neurons[static_cast<size_t>(i * Nn * nf) + k] = c.neurons[k] * keep;
+    for (size_t k = 0; k < c.direct.size(); ++k) direct[static_cast<size_t>(i * df) + k] = c.direct[k] * keep;
+    for (size_t k = 0; k < c.head_layer.size(); ++k) hl[i][static_cast<int64_t>(k)] = c.head_layer[k], hm[i][static_cast<int64_t>(k)] = true;
+    for (size_t k = 0; k < c.neuron_layer.size(); ++k) nl[i][static_cast<int64_t>(k)] = c.neuron_layer[k], nm[i][static_cast<int64_t>(k)] = true;
+  }
+  b.heads = tensor_of(heads, {B, Hn, hf}).to(device);
+  b.neurons = tensor_of(neurons, {B, Nn, nf}).to(device);
+  b.direct = tensor_of(direct, {B, df}).to(device);
+  b.head_layer = head_layer.to(device);
+  b.neuron_layer = neuron_layer.to(device);
+  b.head_mask = head_mask.to(device);
+  b.neuron_mask = neuron_mask.to(device);
+  return b;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The network
+
+MapperImpl::MapperImpl(const MapperConfig& config) : config_(config) {
+  config_.validate();
+  vocab_ = static_cast<int>(language_by_name(config_.language).vocabulary().size());
+  const int d = config_.d_model;
+  const FeatureSpec& f = config_.features;
+  using torch::nn::Linear, torch::nn::LinearOptions, torch::nn::LayerNorm, torch::nn::LayerNormOptions;
+  if (config_.encoder == "layergraph") {
+    node_norm_ = register_module("node_norm", LayerNorm(LayerNormOptions({f.node_width})));
+    fc1_ = register_module("fc1", Linear(f.node_width, d));
+    gcn1_ = register_module("gcn1", Linear(d, d));
+    fc2_ = register_module("fc2", Linear(d, d));
+    gcn2_ = register_module("gcn2", Linear(d, d));
+  } else {
+    head_norm_ = register_module("head_norm", LayerNorm(LayerNormOptions({f.head_features()})));
+    head_in_ = register_module("head_in", Linear(f.head_features(), d));
+    neuron_norm_ = register_module("neuron_norm", LayerNorm(LayerNormOptions({f.neuron_features()})));
+    neuron_in_ = register_module("neuron_in", Linear(f.neuron_features(), d));
+    neuron_out_ = register_module("neuron_out", Linear(d, d));
+    direct_norm_ = register_module("direct_norm", LayerNorm(LayerNormOptions({f.direct_features()})));
+    direct_in_ = register_module("direct_in", Linear(f.direct_features(), d));
+    layer_embed_ = register_module("layer_embed", torch::nn::Embedding(kMaxLayerEmbeddings, d));
+    type_embed_ = register_module("type_embed", torch::nn::Embedding(4, d));  // head, mean, max, direct
+  }
+  tok_embed_ = register_module("tok_embed", torch::nn::Embedding(vocab_, d));
+  rel_bias_ = register_module("rel_bias", torch::nn::Embedding(config_.rel_buckets, config_.n_heads));
+  {
+    torch::NoGradGuard no_grad;
+    rel_bias_->weight.zero_();  // no position preference before training
+  }
+  auto no_bias = [&](int in, int out) { return Linear(LinearOptions(in, out).bias(false)); };
+  for (int l = 0; l < config_.n_layers; ++l) {
+    const std::string k = "_" + std::to_string(l);
+    Layer y;
+    y.self_q = register_module("self_q" + k, no_bias(d, d));
+    y.self_k = register_module("self_k" + k, no_bias(d, d));
+    y.self_v = register_module("self_v" + k, no_bias(d, d));
+    y.self_o = register_module("self_o" + k, no_bias(d, d));
+    y.cross_q = register_module("cross_q" + k, no_bias(d, d));
+    y.cross_k = register_module("cross_k" + k, no_bias(d, d));
+    y.cross_v = register_module("cross_v" + k, no_bias(d, d));
+    y.cross_o = register_module("cross_o" + k, no_bias(d, d));
+    y.ff_in = register_module("ff_in" + k, no_bias(d, config_.d_ff));
+    y.ff_out = register_module("ff_out" + k, no_bias(config_.d_ff, d));
+    y.norm_self = register_parameter("norm_self" + k, torch::ones({d}));
+    y.norm_cross = register_parameter("norm_cross" + k, torch::ones({d}));
+    y.norm_ff = register_parameter("norm_ff" + k, torch::ones({d}));
+    layers_.push_back(y);
+  }
+  norm_memory_ = register_parameter("norm_memory", torch::ones({d}));
+  norm_final_ = register_parameter("norm_final", torch::ones({d}));
+  lm_head_ = register_module("lm_head", no_bias(d, vocab_));
+}
+
+Memory MapperImpl::encode(const EncoderBatch& batch) {
+  return config_.encoder == "layergraph" ? encode_layergraph(batch) : encode_invariant(batch);
+}
+
+Memory MapperImpl::encode_layergraph(const EncoderBatch& b) {
+  // fully connected, graph convolution, fully connected, graph convolution (paper, section 3.3)
+  auto x = torch::relu(fc1_->forward(node_norm_->forward(b.nodes)));  // (B, N, d)
+  x = torch::relu(torch::matmul(b.adjacency, gcn1_->forward(x)));      // (B, N, d)
+  x = torch::relu(fc2_->forward(x));                                   // (B, N, d)
+  x = torch::matmul(b.adjacency, gcn2_->forward(x));                   // (B, N, d)
+  return {x, b.node_mask};
+}
+
+Memory MapperImpl::encode_invariant(const EncoderBatch& b) {
+  const auto device = b.heads.device();
+  auto type = [&](int64_t k) { return type_embed_->forward(torch::full({1}, k, torch::TensorOptions(torch::kInt64).device(device))); };
+  // One token per head: (B, Hn, d).
+  const auto heads = head_in_->forward(head_norm_->forward(b.heads)) + layer_embed_->forward(b.head_layer) + type(0);
+  // Neurons, each encoded alone, then pooled as a set per layer into a mean token and a max token.
+  const auto z = neuron_out_->forward(torch::relu(neuron_in_->forward(neuron_norm_->forward(b.neurons))));  // (B, Nn, d)
+  std::vector<torch::Tensor> tokens = {heads}, masks = {b.head_mask};
+  for (int l = 0; l < b.max_layers; ++l) {
+    const auto in_layer = b.neuron_mask.logical_and(b.neuron_layer == l);  // (B, Nn)
+    const auto count = in_layer.sum(1, /*keepdim=*/false, torch::kFloat32).clamp_min(1).unsqueeze(-1);  // (B, 1)
+    const auto sel = in_layer.unsqueeze(-1);                                                   // (B, Nn, 1)
+    const auto mean = (z * sel).sum(1) / count;                                                // (B, d)
+    auto max = std::get<0>(z.masked_fill(sel.logical_not(), kNegInf).max(1));                 // (B, d)
+    const auto any = in_layer.any(1);                                                          // (B)
+    max = torch::where(any.unsqueeze(-1), max, torch::zeros_like(max));
+    const auto layer = layer_embed_->forward(torch::full({1}, static_cast<int64_t>(l), torch::TensorOptions(torch::kInt64).device(device)));
+    tokens.push_back((mean + layer + type(1)).unsqueeze(1));
+    tokens.push_back((max + layer + type(2)).unsqueeze(1));
+    masks.push_back(any.unsqueeze(1));
+    masks.push_back(any.unsqueeze(1));
+  }
+  tokens.push_back((direct_in_->forward(direct_norm_->forward(b.direct)) + type(3)).unsqueeze(1));  // (B, 1, d)
+  masks.push_back(torch::ones({b.direct.size(0), 1}, torch::TensorOptions(torch::kBool).device(device)));
+  return {torch::cat(tokens, 1), torch::cat(masks, 1)};
+}
+
+torch::Tensor MapperImpl::relative_bias(int64_t t, torch::Device device) {
+  std::vector<int64_t> buckets(static_cast<size_t>(t * t));
+  for (int64_t q = 0; q < t; ++q)
+    for (int64_t k = 0; k < t; ++k)
+      buckets[static_cast<size_t>(q * t + k)] = relative_bucket(std::max<int64_t>(0, q - k), config_.rel_buckets, config_.rel_max_distance);
+  const auto idx = torch::from_blob(buckets.data(), {t, t}, torch::kInt64).clone().to(device);
+  return rel_bias_->forward(idx).permute({2, 0, 1}).unsqueeze(0);  // (1, H, T, T)
+}
+
+torch::Tensor MapperImpl::decode(const torch::Tensor& tokens, const Memory& memory) {
+  const int64_t T = tokens.size(1);
+  const auto device = tokens.device();
+  const auto causal = torch::ones({T, T}, torch::TensorOptions(torch::kBool).device(device)).tril().view({1, 1, T, T});
+  const auto bias = relative_bias(T, device);             // (1, H, T, T)
+  const auto mem = rms_norm(memory.x, norm_memory_);      // (B, S, d)
+  const auto mem_allowed = memory.mask.view({memory.mask.size(0), 1, 1, memory.mask.size(1)});  // (B, 1, 1, S)
+  auto x = tok_embed_->forward(tokens);                   // (B, T, d)
+  const int h = config_.n_heads;
+  for (Layer& y : layers_) {
+    const auto xs = rms_norm(x, y.norm_self);
+    x = x + attend(y.self_q, y.self_k, y.self_v, y.self_o, xs, xs, bias, causal, h);
+    x = x + attend(y.cross_q, y.cross_k, y.cross_v, y.cross_o, rms_norm(x, y.norm_cross), mem, {}, mem_allowed, h);
+    x = x + y.ff_out->forward(torch::relu(y.ff_in->forward(rms_norm(x, y.norm_ff))));
+  }
+  return lm_head_->forward(rms_norm(x, norm_final_));  // (B, T, vocab)
+}
+
+int64_t mapper_parameter_count(Mapper& m) {
+  int64_t n = 0;
+  for (const auto& p : m->parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace mm

@@ -1,0 +1,102 @@
+// The mapper network (torch): an encoder that turns a subject's weights into a few vectors, and the
+// paper's T5-style decoder (3 layers, feed-forward width 32, 8 heads; relative position bias, RMSNorm,
+// no biases) that cross-attends to them and writes the program's tokens.
+//
+// Two encoders behind one interface, both ending in (batch, memory, d_model) plus a mask:
+//   layergraph — the paper's: fully connected, graph convolution, fully connected, graph convolution
+//                over the path graph of the subject's layers (Kipf & Welling normalisation, self-loops).
+//   invariant  — ours: one vector per attention head (its circuits), two per MLP layer (its neurons
+//                encoded one by one, then mean- and max-pooled as a set), one for the direct path; each
+//                with a layer and a type embedding and no positional order, so the decoder's
+//                cross-attention sees them as a set.
+// Only mapper translation units include this header.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "mapper/features.h"
+
+namespace mm {
+
+struct MapperConfig {
+  std::string language = "rasp";
+  std::string encoder = "invariant";  // "layergraph" or "invariant"
+  int d_model = 128;                  // encoder output and decoder width
+  int n_layers = 3;                   // decoder layers (paper: 3)
+  int n_heads = 8;                    // decoder attention heads (paper: 8)
+  int d_ff = 32;                      // decoder feed-forward width (paper: 32)
+  int rel_buckets = 32;               // T5 relative position buckets
+  int rel_max_distance = 128;         // T5: distances beyond share the last bucket
+  int max_tokens = 512;               // the longest token sequence decoded (program tokens + <eos>)
+  bool no_weights = false;            // the floor: the encoder's input is zeroed (what the program prior gives)
+  FeatureSpec features;               // encoder input sizes, fixed from the training corpus
+
+  std::string to_json() const;
+  static MapperConfig from_json(const std::string& text);  // throws mm::Error
+  void validate() const;                                   // throws mm::Error
+};
+
+// What the encoder reads of one subject (computed once per view, CPU, no torch).
+struct EncoderInput {
+  LayerGraphInput graph;   // layergraph
+  InvariantInput circuits; // invariant
+};
+EncoderInput encoder_input(const SubjectModel& m, const MapperConfig& config);
+
+// A batch of encoder inputs as tensors on `device` (padded; masks true where real).
+struct EncoderBatch {
+  torch::Tensor nodes, node_mask, adjacency;              // (B, N, node_width), (B, N), (B, N, N) normalised
+  torch::Tensor heads, head_layer, head_mask;             // (B, Hn, head_features), (B, Hn), (B, Hn)
+  torch::Tensor neurons, neuron_layer, neuron_mask;       // (B, Nn, neuron_features), (B, Nn), (B, Nn)
+  torch::Tensor direct;                                   // (B, direct_features)
+  int max_layers = 0;
+};
+EncoderBatch collate(const std::vector<const EncoderInput*>& inputs, const MapperConfig& config, torch::Device device);
+
+struct Memory {
+  torch::Tensor x;     // (B, S, d_model)
+  torch::Tensor mask;  // (B, S) bool
+};
+
+class MapperImpl : public torch::nn::Module {
+ public:
+  explicit MapperImpl(const MapperConfig& config);
+  Memory encode(const EncoderBatch& batch);
+  // Teacher-forced logits: tokens (B, T) int64 beginning with <bos> -> (B, T, vocab).
+  torch::Tensor decode(const torch::Tensor& tokens, const Memory& memory);
+  const MapperConfig& config() const { return config_; }
+
+ private:
+  Memory encode_layergraph(const EncoderBatch& b);
+  Memory encode_invariant(const EncoderBatch& b);
+  torch::Tensor relative_bias(int64_t t, torch::Device device);  // (1, heads, T, T)
+
+  MapperConfig config_;
+  int vocab_;
+  // layergraph
+  torch::nn::Linear fc1_{nullptr}, gcn1_{nullptr}, fc2_{nullptr}, gcn2_{nullptr};
+  torch::nn::LayerNorm node_norm_{nullptr};
+  // invariant
+  torch::nn::LayerNorm head_norm_{nullptr}, neuron_norm_{nullptr}, direct_norm_{nullptr};
+  torch::nn::Linear head_in_{nullptr}, neuron_in_{nullptr}, neuron_out_{nullptr}, direct_in_{nullptr};
+  torch::nn::Embedding layer_embed_{nullptr}, type_embed_{nullptr};
+  // decoder
+  torch::nn::Embedding tok_embed_{nullptr}, rel_bias_{nullptr};
+  struct Layer {  // one decoder layer
+    torch::nn::Linear self_q{nullptr}, self_k{nullptr}, self_v{nullptr}, self_o{nullptr};
+    torch::nn::Linear cross_q{nullptr}, cross_k{nullptr}, cross_v{nullptr}, cross_o{nullptr};
+    torch::nn::Linear ff_in{nullptr}, ff_out{nullptr};
+    torch::Tensor norm_self, norm_cross, norm_ff;  // RMSNorm gains, (d_model)
+  };
+  std::vector<Layer> layers_;
+  torch::Tensor norm_memory_, norm_final_;
+  torch::nn::Linear lm_head_{nullptr};
+};
+TORCH_MODULE(Mapper);
+
+int64_t mapper_parameter_count(Mapper& m);
+
+}  // namespace mm
