@@ -26,6 +26,9 @@ Command add_detokenize_command(CLI::App& root);
 // `corpus` and its subcommands (appended to `subcommands`); the returned command itself has no action.
 Command add_corpus_command(CLI::App& root, std::vector<Command>& subcommands);
 Command add_predict_command(CLI::App& root);
+// `mapper` and its subcommands (appended to `subcommands`), and `decompile`.
+Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands);
+Command add_decompile_command(CLI::App& root);
 
 // --lang, shared by every command that reads or writes programs.
 void add_language_flag(CLI::App& app, std::string& lang);

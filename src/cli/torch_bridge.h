@@ -7,6 +7,7 @@
 #include <string>
 
 #include "corpus/build.h"
+#include "mapper/train.h"
 
 namespace mm::cli {
 
@@ -15,5 +16,17 @@ void remember_command_line(int argc, char** argv);
 
 // `modelmap corpus build`; returns the exit code.
 int run_corpus_build(const BuildConfig& config, const std::string& out);
+
+// `modelmap mapper train`.
+int run_mapper_train(const MapperTrainConfig& config);
+
+struct DecompileOptions {
+  std::string model;          // subject .safetensors
+  std::string mapper;         // mapper checkpoint
+  int beam = 1;               // 1 = greedy
+  std::string device = "cpu";
+};
+// `modelmap decompile`.
+int run_decompile(const DecompileOptions& options);
 
 }  // namespace mm::cli

@@ -5,6 +5,12 @@
 #include <iostream>
 
 #include "cli/torch_bridge.h"
+#include "core/error.h"
+#include "core/language.h"
+#include "core/safetensors.h"
+#include "mapper/checkpoint.h"
+#include "mapper/decode.h"
+#include "mapper/device.h"
 
 namespace mm::cli {
 
@@ -34,6 +40,26 @@ int run_corpus_build(const BuildConfig& c, const std::string& out) {
     std::fprintf(stderr, "modelmap: interrupted; rerun the same command to resume\n");
     return 130;
   }
+  return 0;
+}
+
+int run_mapper_train(const MapperTrainConfig& config) {
+  train_mapper(config, std::cerr);
+  std::printf("%s: trained\n", config.out.c_str());
+  return 0;
+}
+
+int run_decompile(const DecompileOptions& o) {
+  const torch::Device device = parse_device(o.device);
+  const SubjectModel subject = subject_from_safetensors(safetensors_read_file(o.model), o.model);
+  Mapper mapper = load_mapper(o.mapper, subject.language, device);
+  const EncoderInput in = encoder_input(subject, mapper->config());
+  torch::NoGradGuard no_grad;
+  const Memory memory = mapper->encode(collate({&in}, mapper->config(), device));
+  const std::vector<Decoded> out = decode_program(mapper, memory, o.beam);
+  if (out.empty())
+    throw Error("the mapper wrote no complete program within " + std::to_string(mapper->config().max_tokens) + " tokens");
+  std::cout << language_by_name(subject.language).detokenize(out[0].tokens)->text();
   return 0;
 }
 

@@ -17,34 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "mapper/features.h"
+#include "mapper/config.h"
 
 namespace mm {
-
-struct MapperConfig {
-  std::string language = "rasp";
-  std::string encoder = "invariant";  // "layergraph" or "invariant"
-  int d_model = 128;                  // encoder output and decoder width
-  int n_layers = 3;                   // decoder layers (paper: 3)
-  int n_heads = 8;                    // decoder attention heads (paper: 8)
-  int d_ff = 32;                      // decoder feed-forward width (paper: 32)
-  int rel_buckets = 32;               // T5 relative position buckets
-  int rel_max_distance = 128;         // T5: distances beyond share the last bucket
-  int max_tokens = 512;               // the longest token sequence decoded (program tokens + <eos>)
-  bool no_weights = false;            // the floor: the encoder's input is zeroed (what the program prior gives)
-  FeatureSpec features;               // encoder input sizes, fixed from the training corpus
-
-  std::string to_json() const;
-  static MapperConfig from_json(const std::string& text);  // throws mm::Error
-  void validate() const;                                   // throws mm::Error
-};
-
-// What the encoder reads of one subject (computed once per view, CPU, no torch).
-struct EncoderInput {
-  LayerGraphInput graph;   // layergraph
-  InvariantInput circuits; // invariant
-};
-EncoderInput encoder_input(const SubjectModel& m, const MapperConfig& config);
 
 // A batch of encoder inputs as tensors on `device` (padded; masks true where real).
 struct EncoderBatch {

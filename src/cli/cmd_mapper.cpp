@@ -1,0 +1,40 @@
+// `modelmap mapper train` and `modelmap decompile`: flags only; the work runs in modelmap-torch.
+#include "cli/command.h"
+#include "cli/torch_bridge.h"
+#include "core/error.h"
+
+namespace mm::cli {
+
+Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands) {
+  CLI::App* mapper = root.add_subcommand("mapper", "train the mapper: subject weights -> program tokens");
+  mapper->require_subcommand(1);
+  auto o = std::make_shared<MapperTrainConfig>();
+  CLI::App* train = mapper->add_subcommand("train", "train (or resume) a mapper on a corpus's train split");
+  train->add_option("--corpus", o->corpus, "corpus file")->required();
+  train->add_option("-o,--out", o->out, "mapper checkpoint (an existing one is resumed)")->required();
+  train->add_option("--lang", o->language, "language (default: the corpus's only one)")->check(CLI::IsMember({"rasp", "python"}));
+  train->add_option("--encoder", o->encoder, "layergraph (the paper's) or invariant (ours)")
+      ->check(CLI::IsMember({"layergraph", "invariant"}));
+  train->add_option("--epochs", o->epochs, "total epochs")->check(CLI::Range(1, 100000));
+  train->add_option("--batch", o->batch, "subjects per step")->check(CLI::Range(1, 65536));
+  train->add_option("--lr", o->lr, "AdamW learning rate")->check(CLI::Range(1e-7, 0.5));
+  train->add_option("--d-model", o->d_model, "mapper width")->check(CLI::Range(8, 4096));
+  train->add_flag("--no-weights", o->no_weights, "train the floor: the encoder's input zeroed");
+  train->add_option("--seed", o->seed, "initialisation and shuffling");
+  train->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  train->add_option("--threads", o->threads, "torch threads (0 = torch's default)")->check(CLI::Range(0, 1024));
+  subcommands.push_back({train, [o] { return run_mapper_train(*o); }});
+  return {mapper, [] { return 0; }};
+}
+
+Command add_decompile_command(CLI::App& root) {
+  auto o = std::make_shared<DecompileOptions>();
+  CLI::App* app = root.add_subcommand("decompile", "print the program a subject model computes, as the mapper reads it");
+  app->add_option("model", o->model, "subject model (.safetensors)")->required();
+  app->add_option("--mapper", o->mapper, "mapper checkpoint")->required();
+  app->add_option("--beam", o->beam, "beam width (1 = greedy)")->check(CLI::Range(1, 256));
+  app->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  return {app, [o] { return run_decompile(*o); }};
+}
+
+}  // namespace mm::cli

@@ -1,0 +1,65 @@
+// MapperConfig as JSON, and the encoder's input of one subject.
+#include "mapper/config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/language.h"
+
+namespace mm {
+
+std::string MapperConfig::to_json() const {
+  return nlohmann::json{{"language", language},       {"encoder", encoder},
+                        {"d_model", d_model},         {"n_layers", n_layers},
+                        {"n_heads", n_heads},         {"d_ff", d_ff},
+                        {"rel_buckets", rel_buckets}, {"rel_max_distance", rel_max_distance},
+                        {"max_tokens", max_tokens},   {"no_weights", no_weights},
+                        {"features", nlohmann::json::parse(features.to_json())}}
+      .dump();
+}
+
+MapperConfig MapperConfig::from_json(const std::string& text) {
+  try {
+    const auto j = nlohmann::json::parse(text);
+    MapperConfig c;
+    c.language = j.at("language").get<std::string>();
+    c.encoder = j.at("encoder").get<std::string>();
+    c.d_model = j.at("d_model").get<int>();
+    c.n_layers = j.at("n_layers").get<int>();
+    c.n_heads = j.at("n_heads").get<int>();
+    c.d_ff = j.at("d_ff").get<int>();
+    c.rel_buckets = j.at("rel_buckets").get<int>();
+    c.rel_max_distance = j.at("rel_max_distance").get<int>();
+    c.max_tokens = j.at("max_tokens").get<int>();
+    c.no_weights = j.at("no_weights").get<bool>();
+    c.features = FeatureSpec::from_json(j.at("features").dump());
+    c.validate();
+    return c;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("malformed mapper configuration: " + std::string(e.what()));
+  }
+}
+
+void MapperConfig::validate() const {
+  language_by_name(language);
+  if (encoder != "layergraph" && encoder != "invariant")
+    throw Error("unknown encoder '" + encoder + "' (choose layergraph or invariant)");
+  if (d_model < 8 || d_model > 4096) throw Error("d_model must be in 8..4096");
+  if (n_heads < 1 || d_model % n_heads != 0) throw Error("d_model must be a multiple of the decoder's heads");
+  if (n_layers < 1 || n_layers > 24) throw Error("decoder layers must be in 1..24");
+  if (d_ff < 1 || d_ff > 65536) throw Error("d_ff must be in 1..65536");
+  if (rel_buckets < 2 || rel_max_distance <= rel_buckets / 2) throw Error("bad relative position buckets");
+  if (max_tokens < 2 || max_tokens > 100000) throw Error("max_tokens must be in 2..100000");
+}
+
+EncoderInput encoder_input(const SubjectModel& m, const MapperConfig& config) {
+  EncoderInput in;
+  if (m.arch.n_layers > kMaxLayerEmbeddings)
+    throw Error("the subject has " + std::to_string(m.arch.n_layers) + " layers; the mapper reads at most " +
+                std::to_string(kMaxLayerEmbeddings));
+  if (config.encoder == "layergraph") in.graph = layergraph_input(m, config.features);
+  else in.circuits = invariant_input(m, config.features);
+  return in;
+}
+
+}  // namespace mm

@@ -1,0 +1,106 @@
+// Reading the mapper's examples from a corpus (see data.h).
+#include "mapper/data.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/language.h"
+#include "core/progress.h"
+#include "core/safetensors.h"
+#include "corpus/corpus.h"
+
+namespace mm {
+
+namespace {
+
+constexpr const char* kLearnedViews =
+    "FROM views v JOIN models m ON m.id = v.model_id JOIN programs p ON p.id = m.program_id "
+    "WHERE m.status = 'learned' AND p.language = ?";
+
+SubjectModel subject_of_view(const std::string& weights, int64_t view_id) {
+  const std::string what = "view " + std::to_string(view_id);
+  return subject_from_safetensors(safetensors_decode(weights, what), what);
+}
+
+}  // namespace
+
+std::string corpus_language(Corpus& corpus) {
+  Statement q(corpus.db(), "SELECT DISTINCT p.language FROM programs p JOIN models m ON m.program_id = p.id "
+                           "WHERE m.status = 'learned'");
+  std::vector<std::string> langs;
+  while (q.step()) langs.push_back(q.text(0));
+  if (langs.empty()) throw Error("'" + corpus.path() + "' holds no learned models");
+  if (langs.size() > 1) throw Error("'" + corpus.path() + "' holds several languages; name one with --lang");
+  return langs[0];
+}
+
+FeatureSpec corpus_feature_spec(Corpus& corpus, const std::string& language) {
+  Statement q(corpus.db(), std::string("SELECT v.id, v.weights ") + kLearnedViews);
+  q.bind(1, language);
+  FeatureSpec spec{1, 1, 1, 1};
+  bool any = false;
+  while (q.step()) {
+    const SubjectModel m = subject_of_view(q.blob(1), q.int64(0));
+    const FeatureSpec one = feature_spec_for({&m});
+    spec.vocab = std::max(spec.vocab, one.vocab);
+    spec.max_len = std::max(spec.max_len, one.max_len);
+    spec.classes = std::max(spec.classes, one.classes);
+    spec.node_width = std::max(spec.node_width, one.node_width);
+    any = true;
+  }
+  if (!any) throw Error("'" + corpus.path() + "' holds no learned " + language + " models");
+  return spec;
+}
+
+std::vector<MapperExample> load_examples(Corpus& corpus, const MapperConfig& config, const std::string& split,
+                                         bool keep_subjects) {
+  const Language& lang = language_by_name(config.language);
+  const auto& vocab = lang.vocabulary();
+  std::string sql = std::string("SELECT v.id, p.id, p.split, m.params, p.tokens, v.weights ") + kLearnedViews;
+  if (!split.empty()) sql += " AND p.split = ?";
+  sql += " ORDER BY v.id";
+  int64_t total = 0;
+  {
+    Statement c(corpus.db(), "SELECT count(*) " + sql.substr(sql.find("FROM")));
+    c.bind(1, config.language);
+    if (!split.empty()) c.bind(2, split);
+    c.step();
+    total = c.int64(0);
+  }
+  Statement q(corpus.db(), sql);
+  q.bind(1, config.language);
+  if (!split.empty()) q.bind(2, split);
+  Progress progress("loading " + (split.empty() ? std::string("all") : split) + " views", total);
+  std::vector<MapperExample> out;
+  while (q.step()) {
+    MapperExample e;
+    e.view_id = q.int64(0);
+    e.program_id = q.int64(1);
+    e.split = q.text(2);
+    e.params = q.int64(3);
+    std::istringstream words(q.text(4));
+    for (std::string t; words >> t;) e.tokens.push_back(t);
+    for (const std::string& t : e.tokens) {
+      const auto it = std::find(vocab.begin(), vocab.end(), t);
+      if (it == vocab.end()) throw Error("view " + std::to_string(e.view_id) + ": token '" + t + "' is not in the " + config.language + " vocabulary");
+      e.target.push_back(it - vocab.begin());
+    }
+    e.target.push_back(2);  // <eos>
+    const SubjectModel m = subject_of_view(q.blob(5), e.view_id);
+    e.input = encoder_input(m, config);
+    if (keep_subjects) e.subject = std::make_shared<const SubjectModel>(m);
+    out.push_back(std::move(e));
+    progress.update(static_cast<int64_t>(out.size()));
+  }
+  progress.finish();
+  return out;
+}
+
+int longest_target(const std::vector<MapperExample>& examples) {
+  size_t n = 0;
+  for (const auto& e : examples) n = std::max(n, e.target.size());
+  return static_cast<int>(n);
+}
+
+}  // namespace mm

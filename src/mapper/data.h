@@ -1,0 +1,43 @@
+// The mapper's examples, read from a corpus: one per stored view of a learned model — the encoder's input
+// computed from the view's weights, and the program's canonical tokens as the target. No torch.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mapper/config.h"
+
+namespace mm {
+
+class Corpus;
+
+struct MapperExample {
+  int64_t view_id = 0;
+  int64_t program_id = 0;
+  std::string split;                    // "train" or "test" (by program, fixed by its hash)
+  int64_t params = 0;                   // the subject's parameter count
+  std::vector<std::string> tokens;      // the program's canonical tokens (no <bos>, no <eos>)
+  std::vector<int64_t> target;          // their ids, then <eos>
+  EncoderInput input;                   // what the encoder reads
+  std::shared_ptr<const SubjectModel> subject;  // kept only when asked (for fidelity)
+};
+
+// The corpus's only language among learned models; throws mm::Error when it has none or several (then
+// the caller must name one).
+std::string corpus_language(Corpus& corpus);
+
+// The smallest feature spec that fits every learned view of `language` in the corpus (both splits, so a
+// mapper can read every subject it will be evaluated on).
+FeatureSpec corpus_feature_spec(Corpus& corpus, const std::string& language);
+
+// Examples of one split ("train", "test", or "" for both) of `config.language`, in view-id order; with
+// `keep_subjects`, each keeps its decoded subject model. Throws mm::Error on an unreadable view.
+std::vector<MapperExample> load_examples(Corpus& corpus, const MapperConfig& config, const std::string& split,
+                                         bool keep_subjects = false);
+
+// The longest target (tokens + <eos>) among examples.
+int longest_target(const std::vector<MapperExample>& examples);
+
+}  // namespace mm

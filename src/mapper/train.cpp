@@ -1,0 +1,187 @@
+// Training the mapper (see train.h). Data flow: corpus -> examples (encoder inputs + target ids, both
+// splits) -> per epoch: shuffled batches of the train split -> collate -> encode -> teacher-forced decode
+// -> cross-entropy over target tokens -> AdamW; then the test split without gradients -> record ->
+// checkpoint.
+#include "mapper/train.h"
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <numeric>
+
+#include "core/error.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "corpus/corpus.h"
+#include "mapper/checkpoint.h"
+#include "mapper/data.h"
+#include "mapper/device.h"
+
+namespace mm {
+
+namespace {
+
+constexpr int64_t kIgnore = -100;  // label of padding positions
+constexpr int kWarmupSteps = 100;
+
+struct TokenBatch {
+  torch::Tensor input;   // (B, T): <bos>, then the target shifted right; <pad> after
+  torch::Tensor labels;  // (B, T): the target ids, then kIgnore
+};
+
+TokenBatch token_batch(const std::vector<const MapperExample*>& batch, torch::Device device) {
+  int64_t T = 0;
+  for (const auto* e : batch) T = std::max<int64_t>(T, static_cast<int64_t>(e->target.size()));
+  const int64_t B = static_cast<int64_t>(batch.size());
+  std::vector<int64_t> input(static_cast<size_t>(B * T), 0), labels(static_cast<size_t>(B * T), kIgnore);
+  for (int64_t i = 0; i < B; ++i) {
+    const auto& t = batch[static_cast<size_t>(i)]->target;
+    for (size_t k = 0; k < t.size(); ++k) {
+      input[static_cast<size_t>(i * T) + k] = k == 0 ? 1 : t[k - 1];
+      labels[static_cast<size_t>(i * T) + k] = t[k];
+    }
+  }
+  return {torch::from_blob(input.data(), {B, T}, torch::kInt64).clone().to(device),
+          torch::from_blob(labels.data(), {B, T}, torch::kInt64).clone().to(device)};
+}
+
+struct BatchResult {
+  torch::Tensor loss;  // mean over target tokens
+  int64_t tokens = 0, correct = 0;
+};
+
+BatchResult run_batch(Mapper& mapper, const std::vector<const MapperExample*>& batch, torch::Device device) {
+  std::vector<const EncoderInput*> inputs;
+  for (const auto* e : batch) inputs.push_back(&e->input);
+  const TokenBatch t = token_batch(batch, device);
+  const auto logits = mapper->decode(t.input, mapper->encode(collate(inputs, mapper->config(), device)));  // (B, T, V)
+  BatchResult r;
+  r.loss = torch::nn::functional::cross_entropy(
+      logits.reshape({-1, logits.size(2)}), t.labels.reshape({-1}),
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnore));
+  const auto real = t.labels != kIgnore;
+  r.tokens = real.sum().item<int64_t>();
+  r.correct = (logits.argmax(-1).eq(t.labels).logical_and(real)).sum().item<int64_t>();
+  return r;
+}
+
+std::vector<std::vector<const MapperExample*>> batches_of(const std::vector<MapperExample>& examples, int batch,
+                                                          Rng* shuffle) {
+  std::vector<size_t> order(examples.size());
+  std::iota(order.begin(), order.end(), 0);
+  if (shuffle)
+    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[shuffle->index(i)]);
+  std::vector<std::vector<const MapperExample*>> out;
+  for (size_t i = 0; i < order.size(); i += static_cast<size_t>(batch)) {
+    out.emplace_back();
+    for (size_t k = i; k < std::min(order.size(), i + static_cast<size_t>(batch)); ++k) out.back().push_back(&examples[order[k]]);
+  }
+  return out;
+}
+
+void check(const MapperTrainConfig& c) {
+  if (c.corpus.empty()) throw Error("mapper train: --corpus is required");
+  if (c.out.empty()) throw Error("mapper train: -o is required");
+  if (c.epochs < 1 || c.epochs > 100000) throw Error("--epochs must be in 1..100000");
+  if (c.batch < 1 || c.batch > 65536) throw Error("--batch must be in 1..65536");
+  if (!(c.lr > 0 && c.lr < 1)) throw Error("--lr must be in (0, 1)");
+  if (c.encoder != "layergraph" && c.encoder != "invariant")
+    throw Error("unknown encoder '" + c.encoder + "' (choose layergraph or invariant)");
+}
+
+}  // namespace
+
+std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream& log) {
+  check(tc);
+  const torch::Device device = parse_device(tc.device);
+  if (tc.threads > 0) torch::set_num_threads(tc.threads);
+  auto corpus = Corpus::open(tc.corpus, /*create=*/false, /*readonly=*/true);
+  const std::string language = tc.language.empty() ? corpus_language(*corpus) : tc.language;
+
+  MapperConfig config;
+  std::vector<EpochRecord> epochs;
+  const bool resume = std::filesystem::exists(tc.out);
+  if (resume) {
+    const MapperCheckpoint c = read_mapper_checkpoint(tc.out);
+    config = c.config;
+    epochs = c.epochs;
+    if (config.language != language || config.encoder != tc.encoder || config.no_weights != tc.no_weights ||
+        config.d_model != tc.d_model)
+      throw Error("'" + tc.out + "' holds a mapper of another configuration (" + config.language + ", " + config.encoder +
+                  (config.no_weights ? ", no weights" : "") + ", d_model " + std::to_string(config.d_model) +
+                  "); remove it or choose another -o");
+    log << "resuming " << tc.out << " after epoch " << epochs.size() << "\n";
+  } else {
+    config.language = language;
+    config.encoder = tc.encoder;
+    config.d_model = tc.d_model;
+    config.no_weights = tc.no_weights;
+    config.features = corpus_feature_spec(*corpus, language);
+  }
+  const std::vector<MapperExample> train = load_examples(*corpus, config, "train");
+  const std::vector<MapperExample> test = load_examples(*corpus, config, "test");
+  if (train.empty()) throw Error("'" + tc.corpus + "' has no learned " + language + " views in its train split");
+  if (!resume) config.max_tokens = std::max(longest_target(train), longest_target(test)) + 16;
+
+  torch::manual_seed(tc.seed);
+  Mapper mapper(config);
+  mapper->to(device);
+  torch::optim::AdamW opt(mapper->parameters(), torch::optim::AdamWOptions(tc.lr).weight_decay(tc.weight_decay).betas({0.9, 0.98}));
+  if (resume) load_mapper_state(tc.out, mapper, &opt);
+  log << "mapper: " << language << ", encoder " << config.encoder << (config.no_weights ? " (no weights: the floor)" : "")
+      << ", " << mapper_parameter_count(mapper) << " parameters; " << train.size() << " train views, " << test.size()
+      << " test views; device " << tc.device << "\n";
+
+  int64_t step = 0;
+  const int64_t steps_per_epoch = (static_cast<int64_t>(train.size()) + tc.batch - 1) / tc.batch;
+  step = static_cast<int64_t>(epochs.size()) * steps_per_epoch;
+  for (int epoch = static_cast<int>(epochs.size()) + 1; epoch <= tc.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    Rng shuffle(tc.seed * 1000003 + static_cast<uint64_t>(epoch));
+    const auto batches = batches_of(train, tc.batch, &shuffle);
+    mapper->train();
+    double loss_sum = 0;
+    int64_t token_sum = 0;
+    Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(tc.epochs), static_cast<int64_t>(batches.size()));
+    for (size_t b = 0; b < batches.size(); ++b, ++step) {
+      const double lr = tc.lr * std::min(1.0, static_cast<double>(step + 1) / kWarmupSteps);
+      for (auto& group : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+      const BatchResult r = run_batch(mapper, batches[b], device);
+      opt.zero_grad();
+      r.loss.backward();
+      torch::nn::utils::clip_grad_norm_(mapper->parameters(), 1.0);
+      opt.step();
+      loss_sum += r.loss.item<double>() * static_cast<double>(r.tokens);
+      token_sum += r.tokens;
+      progress.update(static_cast<int64_t>(b + 1), "loss " + std::to_string(loss_sum / static_cast<double>(token_sum)).substr(0, 6));
+    }
+    progress.finish();
+    EpochRecord rec;
+    rec.epoch = epoch;
+    rec.train_loss = loss_sum / static_cast<double>(std::max<int64_t>(1, token_sum));
+    {
+      torch::NoGradGuard no_grad;
+      mapper->eval();
+      double vloss = 0;
+      int64_t vtokens = 0, vcorrect = 0;
+      for (const auto& batch : batches_of(test, tc.batch, nullptr)) {
+        const BatchResult r = run_batch(mapper, batch, device);
+        vloss += r.loss.item<double>() * static_cast<double>(r.tokens);
+        vtokens += r.tokens;
+        vcorrect += r.correct;
+      }
+      rec.val_loss = vtokens ? vloss / static_cast<double>(vtokens) : 0;
+      rec.val_token_accuracy = vtokens ? static_cast<double>(vcorrect) / static_cast<double>(vtokens) : 0;
+    }
+    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    epochs.push_back(rec);
+    save_mapper(tc.out, mapper, &opt, epochs);
+    char line[200];
+    std::snprintf(line, sizeof line, "epoch %d/%d: train loss %.4f, test loss %.4f, test token accuracy %.4f (teacher-forced), %.1f s\n",
+                  epoch, tc.epochs, rec.train_loss, rec.val_loss, rec.val_token_accuracy, rec.seconds);
+    log << line << std::flush;
+  }
+  return epochs;
+}
+
+}  // namespace mm
