@@ -1,12 +1,15 @@
 // Fuzz: both detokenizers, on random token sequences: each input byte picks a token of the language's
 // vocabulary (the first byte picks the language). Whatever is accepted must tokenize back to a sequence
-// that detokenizes to the same canonical program, and print text that parses to it.
+// that detokenizes to the same canonical program, and print text that parses to it. The grammar's
+// next-token sets on the same sequence: refused cleanly, or never empty, and every token they allow
+// keeps the sequence a prefix.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
+#include "core/language.h"
 #include "fuzz/check.h"
 #include "listpy/listpy.h"
 #include "rasp/rasp.h"
@@ -18,6 +21,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto& vocab = rasp_lang ? rasp::vocabulary() : listpy::vocabulary();
   std::vector<std::string> tokens;
   for (size_t i = 1; i < size; ++i) tokens.push_back(vocab[data[i] % vocab.size()]);
+  const Language& lang = language_by_name(rasp_lang ? "rasp" : "python");
+  std::vector<int> next;
+  bool prefix = true;
+  try {
+    next = lang.next_token_ids(tokens);
+  } catch (const ParseError&) {
+    prefix = false;
+  }
+  if (prefix) {
+    MM_FUZZ_CHECK(!next.empty());
+    for (int id : {next.front(), next.back()}) {
+      if (id == 2) continue;  // <eos>: the sequence is a program (checked below)
+      std::vector<std::string> longer = tokens;
+      longer.emplace_back(vocab[static_cast<size_t>(id)]);
+      bool ok = true;
+      try {
+        ok = !lang.next_token_ids(longer).empty();
+      } catch (const ParseError&) {
+        ok = false;
+      }
+      MM_FUZZ_CHECK(ok);  // an allowed token keeps it a prefix of some program
+    }
+  }
   try {
     if (rasp_lang) {
       const rasp::Program p = rasp::detokenize(tokens);

@@ -4,8 +4,11 @@
 // invariant); the decoder is causal; a few steps of training on two programs drive their loss down.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "core/language.h"
 #include "core/rng.h"
+#include "mapper/decode.h"
 #include "mapper/model.h"
 #include "subject_fixtures.h"
 
@@ -110,6 +113,30 @@ TEST(Mapper, DecoderIsCausal) {
   EXPECT_GT((l1.narrow(1, 7, 3) - l2.narrow(1, 7, 3)).abs().max().item<float>(), 1e-6f);
 }
 
+// Grammar-constrained decoding from an untrained mapper (random logits, in effect), with a tight token
+// budget: every subject still gets a program, and it detokenizes.
+TEST(Mapper, UntrainedMapperDecodingAlwaysFinishesAndParses) {
+  for (const char* language : {"rasp", "python"}) {
+    torch::manual_seed(4);
+    MapperConfig c = small_config("invariant");
+    c.language = language;
+    c.max_tokens = std::string(language) == "rasp" ? 40 : 160;
+    Mapper mapper(c);
+    const Language& lang = language_by_name(language);
+    for (int k = 0; k < 6; ++k) {
+      const EncoderInput in = encoder_input(random_subject(arch_of(16, 1 + k % 2, 2, 5), 20 + k), c);
+      torch::NoGradGuard no_grad;
+      const Memory m = mapper->encode(collate({&in}, c, torch::kCPU));
+      for (int beam : {1, 3}) {
+        const std::vector<Decoded> out = decode_program(mapper, m, beam);
+        ASSERT_FALSE(out.empty()) << language << " subject " << k << " beam " << beam;
+        EXPECT_LE(static_cast<int>(out[0].tokens.size()), c.max_tokens);
+        EXPECT_NO_THROW(lang.detokenize(out[0].tokens)) << language;
+      }
+    }
+  }
+}
+
 TEST(Mapper, TrainingStepsDriveTheLossDownOnTwoSubjects) {
   torch::manual_seed(3);
   for (const char* encoder : {"layergraph", "invariant"}) {
@@ -134,6 +161,80 @@ TEST(Mapper, TrainingStepsDriveTheLossDownOnTwoSubjects) {
     }
     EXPECT_LT(last, 0.1f * first) << encoder << ": " << first << " -> " << last;
   }
+}
+
+}  // namespace mm
+
+// ---------------------------------------------------------------------------------------------------
+// The mapper through the command line: a tiny corpus -> train (and resume) -> eval beside the floor ->
+// decompile; bad checkpoints refused with one line.
+
+#include <filesystem>
+
+#include "mapper/checkpoint.h"
+#include "test_util.h"
+
+namespace mm {
+
+namespace {
+
+const std::string kBin = MM_MODELMAP_BIN;
+const std::string kCases = MM_CASES_DIR;
+
+test::Ran modelmap(const std::string& args) { return test::run_shell(kBin + " " + args); }
+
+}  // namespace
+
+TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
+  const std::string dir = std::filesystem::temp_directory_path() / ("mm_test_mapper_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string corpus = dir + "/c.sqlite", mapper = dir + "/m.pt", floor = dir + "/f.pt";
+  ASSERT_EQ(modelmap("corpus build --lang rasp --from " + kCases + "/corpus_rasp.jsonl --preset tiny --views 2 "
+                     "--view-every 50 --threads 1 --out " + corpus).exit_code, 0);
+  const std::string train = "mapper train --corpus " + corpus + " --d-model 32 --threads 1 ";
+  const test::Ran t = modelmap(train + "--epochs 2 -o " + mapper);
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_EQ(read_mapper_checkpoint(mapper).epochs.size(), 2u);
+  const test::Ran resumed = modelmap(train + "--epochs 4 -o " + mapper);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resuming"), std::string::npos) << resumed.err;
+  const auto epochs = read_mapper_checkpoint(mapper).epochs;
+  ASSERT_EQ(epochs.size(), 4u);
+  EXPECT_EQ(epochs[2].epoch, 3);
+  ASSERT_EQ(modelmap(train + "--epochs 2 --no-weights -o " + floor).exit_code, 0);
+  EXPECT_TRUE(read_mapper_checkpoint(floor).config.no_weights);
+
+  const test::Ran e = modelmap("eval --corpus " + corpus + " --mapper " + mapper + " --floor " + floor + " --beam 2 --json " + dir + "/r.json");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NE(e.out.find("| all |"), std::string::npos) << e.out;
+  const auto report = nlohmann::json::parse(test::slurp(dir + "/r.json"));
+  EXPECT_GT(report["mapper"]["all"]["n"].get<int>(), 0);
+  EXPECT_EQ(report["mapper"]["all"]["parses"].get<double>(), 1.0) << "constrained decoding always parses";
+  EXPECT_EQ(report["floor"]["all"]["n"], report["mapper"]["all"]["n"]);
+
+  ASSERT_EQ(modelmap("corpus export " + corpus + " --view 1 -o " + dir + "/v.safetensors").exit_code, 0);
+  const test::Ran d = modelmap("decompile " + dir + "/v.safetensors --mapper " + mapper + " --beam 3");
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  test::write_file(dir + "/p.py", d.out);
+  EXPECT_EQ(modelmap("run --program " + dir + "/p.py --input '[1, 2, 3]'").exit_code, 0) << d.out;
+
+  // Refusals: one line, exit 2.
+  test::write_file(dir + "/bad.pt", "not a checkpoint");
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"decompile " + dir + "/v.safetensors --mapper " + dir + "/bad.pt", "not a modelmap mapper checkpoint"},
+      {"decompile " + dir + "/v.safetensors --mapper " + dir + "/none.pt", "does not exist"},
+      {train + "--epochs 5 --encoder layergraph -o " + mapper, "another configuration"},
+      {"eval --corpus " + corpus + " --mapper " + mapper + " --floor " + dir + "/bad.pt", "not a modelmap mapper checkpoint"},
+      {"mapper train --corpus " + dir + "/none.sqlite -o " + dir + "/x.pt", "does not exist"},
+  };
+  for (const auto& [args, part] : bad) {
+    const test::Ran r = modelmap(args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(part), std::string::npos) << args << "\n" << r.err;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace mm

@@ -37,4 +37,23 @@ Command add_decompile_command(CLI::App& root) {
   return {app, [o] { return run_decompile(*o); }};
 }
 
+Command add_eval_command(CLI::App& root) {
+  struct Options {
+    EvalOptions e;
+    std::string json;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* app = root.add_subcommand("eval", "score a mapper on a corpus's test split (token accuracy, exact match, "
+                                              "functional equivalence, fidelity), beside its no-weights floor");
+  app->add_option("--corpus", o->e.corpus, "corpus file")->required();
+  app->add_option("--mapper", o->e.mapper, "mapper checkpoint")->required();
+  app->add_option("--floor", o->e.floor, "checkpoint of the same mapper trained with --no-weights");
+  app->add_option("--beam", o->e.beam, "beam width (1 = greedy)")->check(CLI::Range(1, 256));
+  app->add_option("--limit", o->e.limit, "score at most this many test views (0 = all)")->check(CLI::Range(0, 100'000'000));
+  app->add_option("--json", o->json, "also write the report as JSON to this file");
+  app->add_option("--device", o->e.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  app->add_option("--threads", o->e.threads, "torch threads (0 = torch's default)")->check(CLI::Range(0, 1024));
+  return {app, [o] { return run_eval(o->e, o->json); }};
+}
+
 }  // namespace mm::cli

@@ -29,6 +29,7 @@ Command add_predict_command(CLI::App& root);
 // `mapper` and its subcommands (appended to `subcommands`), and `decompile`.
 Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands);
 Command add_decompile_command(CLI::App& root);
+Command add_eval_command(CLI::App& root);
 
 // --lang, shared by every command that reads or writes programs.
 void add_language_flag(CLI::App& app, std::string& lang);

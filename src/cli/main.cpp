@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
       mm::cli::add_detokenize_command(app),
       mm::cli::add_predict_command(app),
       mm::cli::add_decompile_command(app),
+      mm::cli::add_eval_command(app),
   };
   commands.push_back(mm::cli::add_corpus_command(app, commands));
   commands.push_back(mm::cli::add_mapper_command(app, commands));

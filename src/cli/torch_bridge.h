@@ -8,6 +8,7 @@
 
 #include "corpus/build.h"
 #include "mapper/train.h"
+#include "mapper/evaluate.h"
 
 namespace mm::cli {
 
@@ -28,5 +29,8 @@ struct DecompileOptions {
 };
 // `modelmap decompile`.
 int run_decompile(const DecompileOptions& options);
+
+// `modelmap eval`; `json` ("" = none) receives the report as JSON.
+int run_eval(const EvalOptions& options, const std::string& json);
 
 }  // namespace mm::cli

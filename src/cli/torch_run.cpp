@@ -2,6 +2,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "cli/torch_bridge.h"
@@ -60,6 +61,17 @@ int run_decompile(const DecompileOptions& o) {
   if (out.empty())
     throw Error("the mapper wrote no complete program within " + std::to_string(mapper->config().max_tokens) + " tokens");
   std::cout << language_by_name(subject.language).detokenize(out[0].tokens)->text();
+  return 0;
+}
+
+int run_eval(const EvalOptions& o, const std::string& json) {
+  const EvalReport r = evaluate_mapper(o, std::cerr);
+  std::cout << format_report(r);
+  if (!json.empty()) {
+    std::ofstream f(json);
+    f << report_json(r) << "\n";
+    if (!f) throw Error("cannot write '" + json + "'");
+  }
   return 0;
 }
 

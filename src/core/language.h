@@ -56,6 +56,12 @@ class Language {
   // allowed token leads on to a complete program, so decoding that only picks allowed tokens always ends
   // in a program that parses. Throws ParseError if `prefix` begins no program.
   virtual std::vector<int> next_token_ids(std::span<const std::string> prefix) const = 0;
+  // For a decoder running out of its token budget: tokens to prefer, most preferred first, so that a
+  // prefix is finished in at most closing_margin() more tokens by always taking the first allowed one
+  // (and otherwise any allowed token but the openers, e.g. another loop).
+  virtual const std::vector<std::string>& closing_preference() const = 0;
+  virtual const std::vector<std::string>& openers() const = 0;
+  virtual int closing_margin() const = 0;
   // One random program from the paper's procedure (Appendix B), before any behavioural filter; null when
   // the procedure gave up on this draw (e.g. the program grew past the largest size).
   virtual std::unique_ptr<Program> generate(Rng& rng, const GenerateConfig& config) const = 0;

@@ -34,6 +34,17 @@ class PyLanguage final : public Language {
     return std::make_unique<PyProgram>(listpy::detokenize(tokens));
   }
   const std::vector<std::string>& vocabulary() const override { return listpy::vocabulary(); }
+  // Close what is open: end of program, end of block, the return, then the shortest ways through an
+  // assignment; never a new loop or conditional.
+  const std::vector<std::string>& closing_preference() const override {
+    static const std::vector<std::string> p = {"<eos>", "<dedent>", "return", "<nl>", ")", "]", "arr", "out"};
+    return p;
+  }
+  const std::vector<std::string>& openers() const override {
+    static const std::vector<std::string> o = {"for", "if", "+", "-"};
+    return o;
+  }
+  int closing_margin() const override { return 64; }
   std::vector<int> next_token_ids(std::span<const std::string> prefix) const override {
     return token_ids(vocabulary(), listpy::next_tokens(prefix));
   }

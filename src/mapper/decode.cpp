@@ -9,6 +9,25 @@
 
 namespace mm {
 
+namespace {
+
+// Near the end of the budget: the one allowed token the language prefers for closing, else every allowed
+// token but the openers (else all allowed).
+std::vector<int> closing_choice(const Language& lang, const std::vector<int>& allowed) {
+  const auto& vocab = lang.vocabulary();
+  for (const std::string& t : lang.closing_preference())
+    for (int id : allowed)
+      if (vocab[static_cast<size_t>(id)] == t) return {id};
+  std::vector<int> out;
+  for (int id : allowed) {
+    const auto& o = lang.openers();
+    if (std::find(o.begin(), o.end(), vocab[static_cast<size_t>(id)]) == o.end()) out.push_back(id);
+  }
+  return out.empty() ? allowed : out;
+}
+
+}  // namespace
+
 std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int beam) {
   torch::NoGradGuard no_grad;
   const Language& lang = language_by_name(mapper->config().language);
@@ -42,7 +61,8 @@ std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int be
     std::vector<Cand> cands;
     for (int64_t b = 0; b < B; ++b) {
       const Hyp& h = alive[static_cast<size_t>(b)];
-      const std::vector<int> allowed = lang.next_token_ids(tokens_of(h));
+      std::vector<int> allowed = lang.next_token_ids(tokens_of(h));
+      if (len + lang.closing_margin() >= mapper->config().max_tokens) allowed = closing_choice(lang, allowed);
       const auto row = logits[b];
       const auto acc = row.accessor<float, 1>();
       double mx = -1e30;

@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "core/language.h"
 #include "core/progress.h"
 #include "core/rng.h"
 #include "corpus/corpus.h"
@@ -121,7 +122,8 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
   const std::vector<MapperExample> train = load_examples(*corpus, config, "train");
   const std::vector<MapperExample> test = load_examples(*corpus, config, "test");
   if (train.empty()) throw Error("'" + tc.corpus + "' has no learned " + language + " views in its train split");
-  if (!resume) config.max_tokens = std::max(longest_target(train), longest_target(test)) + 16;
+  if (!resume)  // room past the longest program for the decoder to close what it opened (decode.h)
+    config.max_tokens = std::max(longest_target(train), longest_target(test)) + language_by_name(language).closing_margin() + 16;
 
   torch::manual_seed(tc.seed);
   Mapper mapper(config);

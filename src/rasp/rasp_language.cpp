@@ -30,6 +30,17 @@ class RaspLanguage final : public Language {
     return std::make_unique<RaspProgram>(rasp::detokenize(tokens));
   }
   const std::vector<std::string>& vocabulary() const override { return rasp::vocabulary(); }
+  // <eos> when the last statement is an s-op; else finish the statement under way; else a Map (4 tokens
+  // and <sep>), after which <eos> is allowed.
+  const std::vector<std::string>& closing_preference() const override {
+    static const std::vector<std::string> p = {"<eos>", "<sep>", "Map", "categorical"};
+    return p;
+  }
+  const std::vector<std::string>& openers() const override {
+    static const std::vector<std::string> o = {"Select", "SequenceMap", "LinearSequenceMap", "Aggregate"};
+    return o;
+  }
+  int closing_margin() const override { return 16; }
   std::vector<int> next_token_ids(std::span<const std::string> prefix) const override {
     return token_ids(vocabulary(), rasp::next_tokens(prefix));
   }

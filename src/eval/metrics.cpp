@@ -1,0 +1,96 @@
+// The report's metrics (see metrics.h).
+#include "eval/metrics.h"
+
+#include "core/error.h"
+#include "eval/gpt2_bpe.h"
+
+namespace mm {
+
+Outputs run_on(const Program& program, const std::vector<Input>& inputs) {
+  Outputs out;
+  out.reserve(inputs.size());
+  for (const Input& x : inputs) {
+    try {
+      out.push_back(program.evaluate(x));
+    } catch (const EvalError&) {
+      out.emplace_back();
+    }
+  }
+  return out;
+}
+
+double token_accuracy(const std::vector<std::string>& decoded, const std::vector<std::string>& target) {
+  return token_accuracy_of(decoded, target);
+}
+
+ProgramScore score_program(const Language& lang, const std::vector<std::string>& decoded,
+                           const std::vector<std::string>& target, const std::vector<Input>& inputs,
+                           const Outputs& truth, const Outputs& predicted, const Gpt2Bpe* bpe) {
+  ProgramScore s;
+  s.token_accuracy = token_accuracy(decoded, target);
+  s.exact = decoded == target;
+  std::unique_ptr<Program> program;
+  try {
+    program = lang.detokenize(decoded);
+    s.parses = true;
+  } catch (const ParseError&) {
+  }
+  if (bpe) {
+    const std::string target_text = lang.detokenize(target)->text();
+    s.bpe_token_accuracy = token_accuracy_of(program ? bpe->encode(program->text()) : std::vector<int>{}, bpe->encode(target_text));
+  }
+  if (!program) return s;
+  const Outputs mine = run_on(*program, inputs);
+  s.equivalent = mine == truth;
+  int64_t positions = 0, agree = 0, sequences = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const size_t n = inputs[i].size();
+    positions += static_cast<int64_t>(n);
+    if (mine[i].empty()) continue;
+    int64_t same = 0;
+    for (size_t k = 0; k < n; ++k) same += mine[i][k] == predicted[i][k];
+    agree += same;
+    sequences += same == static_cast<int64_t>(n);
+  }
+  s.fidelity_position = positions ? static_cast<double>(agree) / static_cast<double>(positions) : 0;
+  s.fidelity_sequence = inputs.empty() ? 0 : static_cast<double>(sequences) / static_cast<double>(inputs.size());
+  return s;
+}
+
+void ScoreSummary::add(const ProgramScore& s) {
+  ++n;
+  token_accuracy += s.token_accuracy;
+  if (s.bpe_token_accuracy >= 0) bpe_token_accuracy += s.bpe_token_accuracy, has_bpe = true;
+  exact += s.exact;
+  parses += s.parses;
+  equivalent += s.equivalent;
+  fidelity_position += s.fidelity_position;
+  fidelity_sequence += s.fidelity_sequence;
+}
+
+ScoreSummary ScoreSummary::mean() const {
+  ScoreSummary m = *this;
+  const double d = n ? static_cast<double>(n) : 1.0;
+  for (double* f : {&m.token_accuracy, &m.bpe_token_accuracy, &m.exact, &m.parses, &m.equivalent, &m.fidelity_position,
+                    &m.fidelity_sequence})
+    *f /= d;
+  return m;
+}
+
+std::string params_bucket(int64_t params) {
+  if (params < 10'000) return "<10K";
+  if (params < 100'000) return "10K-100K";
+  if (params < 1'000'000) return "100K-1M";
+  if (params <= 10'000'000) return "1M-10M";
+  return ">10M";
+}
+
+std::string length_bucket(size_t tokens) {
+  if (tokens <= 16) return "1-16";
+  if (tokens <= 32) return "17-32";
+  if (tokens <= 64) return "33-64";
+  if (tokens <= 128) return "65-128";
+  return "129+";
+}
+
+}  // namespace mm

@@ -1,0 +1,69 @@
+// Scoring one decoded program against its target and its subject model, and summing scores into the
+// report's table. No torch.
+//   token accuracy (the paper's): positions where the decoded token equals the target's, over the
+//     target's length (a missing token counts as wrong); for list-Python also on GPT-2 BPE tokens of
+//     both printed programs;
+//   exact match: the same canonical token sequence;  parses: the tokens detokenize;
+//   functional equivalence: on every evaluation input the decoded program's output equals the true
+//     program's (raising where it raises counts as equal);
+//   fidelity: agreement of the decoded program's outputs with the subject model's own predictions, per
+//     position and per whole sequence (an input the decoded program raises on agrees nowhere).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/domain.h"
+#include "core/language.h"
+#include "core/value.h"
+
+namespace mm {
+
+class Gpt2Bpe;
+
+// Outputs of a program on each input; an empty row where it raised.
+using Outputs = std::vector<std::vector<Value>>;
+Outputs run_on(const Program& program, const std::vector<Input>& inputs);
+
+struct ProgramScore {
+  double token_accuracy = 0;
+  double bpe_token_accuracy = -1;  // list-Python only
+  bool exact = false;
+  bool parses = false;
+  bool equivalent = false;
+  double fidelity_position = 0;
+  double fidelity_sequence = 0;
+};
+
+// Position-wise token accuracy of `decoded` against `target`, over the target's length.
+double token_accuracy(const std::vector<std::string>& decoded, const std::vector<std::string>& target);
+template <class T>
+double token_accuracy_of(const std::vector<T>& decoded, const std::vector<T>& target) {
+  if (target.empty()) return decoded.empty() ? 1.0 : 0.0;
+  size_t same = 0;
+  for (size_t k = 0; k < target.size() && k < decoded.size(); ++k) same += decoded[k] == target[k];
+  return static_cast<double>(same) / static_cast<double>(target.size());
+}
+
+// `truth` = run_on(true program, inputs); `predicted` = the subject model's outputs on the same inputs.
+// `bpe` (may be null) adds the GPT-2 token accuracy of the printed programs.
+ProgramScore score_program(const Language& lang, const std::vector<std::string>& decoded,
+                           const std::vector<std::string>& target, const std::vector<Input>& inputs,
+                           const Outputs& truth, const Outputs& predicted, const Gpt2Bpe* bpe);
+
+// Running sums of scores: one row of the report.
+struct ScoreSummary {
+  int64_t n = 0;
+  double token_accuracy = 0, bpe_token_accuracy = 0, exact = 0, parses = 0, equivalent = 0, fidelity_position = 0,
+         fidelity_sequence = 0;
+  bool has_bpe = false;
+  void add(const ProgramScore& s);
+  ScoreSummary mean() const;  // every field divided by n
+};
+
+// Report rows: "all", "params <bucket>" (10K-100K, 100K-1M, 1M-10M, ...), "tokens <bucket>".
+std::string params_bucket(int64_t params);
+std::string length_bucket(size_t tokens);
+
+}  // namespace mm
