@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/hash.h"
 
 namespace mm {
 
@@ -29,7 +30,13 @@ std::vector<EpochRecord> records_from_json(const std::string& text) {
 
 std::string read_string(torch::serialize::InputArchive& ar, const std::string& key, const std::string& path) {
   c10::IValue v;
-  if (!ar.try_read(key, v) || !v.isString()) throw Error("'" + path + "' is not a modelmap mapper checkpoint (no " + key + ")");
+  bool found = false;
+  try {
+    found = ar.try_read(key, v);
+  } catch (const c10::Error&) {
+    throw Error("'" + path + "' is a corrupted mapper checkpoint (cannot read its " + key + ")");
+  }
+  if (!found || !v.isString()) throw Error("'" + path + "' is not a modelmap mapper checkpoint (no " + key + ")");
   return v.toStringRef();
 }
 
@@ -47,6 +54,20 @@ void open_archive(torch::serialize::InputArchive& ar, const std::string& path) {
                 std::to_string(kMapperFormatVersion) + " (retrain it with this modelmap)");
 }
 
+// A checksum of every parameter's values, in the module's order: LibTorch's archive does not check its
+// data, so a corrupted file would otherwise load as wrong weights.
+std::string parameter_checksum(Mapper& mapper) {
+  std::string bytes;
+  for (const auto& p : mapper->named_parameters()) {
+    const auto t = p.value().detach().to(torch::kCPU).contiguous();
+    bytes += p.key();
+    bytes.append(reinterpret_cast<const char*>(t.data_ptr()), static_cast<size_t>(t.numel()) * t.element_size());
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a64(bytes)));
+  return hex;
+}
+
 }  // namespace
 
 void save_mapper(const std::string& path, Mapper& mapper, torch::optim::Optimizer* optimizer,
@@ -56,6 +77,7 @@ void save_mapper(const std::string& path, Mapper& mapper, torch::optim::Optimize
   ar.write("format_version", c10::IValue(std::to_string(kMapperFormatVersion)));
   ar.write("config", c10::IValue(mapper->config().to_json()));
   ar.write("epochs", c10::IValue(records_json(epochs)));
+  ar.write("checksum", c10::IValue(parameter_checksum(mapper)));
   torch::serialize::OutputArchive model;
   mapper->save(model);
   ar.write("model", model);
@@ -84,6 +106,8 @@ MapperCheckpoint read_mapper_checkpoint(const std::string& path) {
     throw Error("'" + path + "': malformed records: " + e.what());
   } catch (const Error& e) {
     throw Error("'" + path + "': " + e.what());
+  } catch (const c10::Error&) {
+    throw Error("'" + path + "' is a corrupted mapper checkpoint (its records cannot be read)");
   }
   return c;
 }
@@ -100,9 +124,11 @@ void load_mapper_state(const std::string& path, Mapper& mapper, torch::optim::Op
       ar.read("optimizer", opt);
       optimizer->load(opt);
     }
-  } catch (const c10::Error& e) {
-    throw Error("'" + path + "': the checkpoint's parameters do not fit its configuration (corrupted?)");
+  } catch (const c10::Error&) {
+    throw Error("'" + path + "' is a corrupted mapper checkpoint (its parameters cannot be read, or do not fit its configuration)");
   }
+  if (parameter_checksum(mapper) != read_string(ar, "checksum", path))
+    throw Error("'" + path + "' is a corrupted mapper checkpoint (its parameters fail their checksum)");
 }
 
 Mapper load_mapper(const std::string& path, const std::string& language, torch::Device device) {
