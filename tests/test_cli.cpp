@@ -92,8 +92,10 @@ TEST(Cli, VocabularyListsEveryTokenAProgramUses) {
     const test::Ran s = modelmap(std::string("sample --jsonl --count 20 --seed 3 --lang ") + lang);
     ASSERT_EQ(s.exit_code, 0) << s.err;
     std::istringstream lines(s.out);
-    for (std::string line; std::getline(lines, line);)
-      for (const auto& t : nlohmann::json::parse(line)["tokens"]) EXPECT_TRUE(vocab.count(t.get<std::string>())) << t;
+    for (std::string line; std::getline(lines, line);) {
+      const nlohmann::json j = nlohmann::json::parse(line);  // named: a range-for over parse(...)[...] dangles
+      for (const auto& t : j["tokens"]) EXPECT_TRUE(vocab.count(t.get<std::string>())) << t;
+    }
   }
   const test::Ran neither = modelmap("tokens --lang rasp");
   EXPECT_EQ(neither.exit_code, 2);
