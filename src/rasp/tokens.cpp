@@ -344,6 +344,13 @@ std::vector<std::string> next_tokens(std::span<const std::string> prefix) {
     if (tail[0] == op_name(static_cast<Op>(k))) op = k;
   if (op < 0) throw ParseError(0, static_cast<int>(done + 1), "expected an operation, found '" + tail[0] + "'");
   const Op o = static_cast<Op>(op);
+  // The same rules as at the statement's start: an operation no program could complete here is refused.
+  if (n == static_cast<size_t>(kMaxStatements))
+    throw ParseError(0, static_cast<int>(done + 1), "at most " + std::to_string(kMaxStatements) + " statements");
+  if ((o == Op::Aggregate || o == Op::SelectorWidth) && !have_selector)
+    throw ParseError(0, static_cast<int>(done + 1), "'" + tail[0] + "' needs a selector, and none is defined yet");
+  if (is_selector(o) && n + 1 == static_cast<size_t>(kMaxStatements))
+    throw ParseError(0, static_cast<int>(done + 1), "a selector as the last possible statement could not be used");
   enum Slot { Enc, Fn, RefSop, RefSel, Coef, Cmp, DefaultOrSep, Sep };
   std::vector<Slot> slots;
   if (!is_selector(o)) slots.push_back(Enc);
