@@ -95,9 +95,9 @@ void save_mapper(const std::string& path, Mapper& mapper, torch::optim::Optimize
   std::filesystem::rename(tmp, path);
 }
 
-MapperCheckpoint read_mapper_checkpoint(const std::string& path) {
-  torch::serialize::InputArchive ar;
-  open_archive(ar, path);
+namespace {
+
+MapperCheckpoint read_records(torch::serialize::InputArchive& ar, const std::string& path) {
   MapperCheckpoint c;
   try {
     c.config = MapperConfig::from_json(read_string(ar, "config", path));
@@ -112,9 +112,8 @@ MapperCheckpoint read_mapper_checkpoint(const std::string& path) {
   return c;
 }
 
-void load_mapper_state(const std::string& path, Mapper& mapper, torch::optim::Optimizer* optimizer) {
-  torch::serialize::InputArchive ar;
-  open_archive(ar, path);
+void load_state(torch::serialize::InputArchive& ar, const std::string& path, Mapper& mapper,
+                torch::optim::Optimizer* optimizer) {
   try {
     torch::serialize::InputArchive model;
     ar.read("model", model);
@@ -131,12 +130,28 @@ void load_mapper_state(const std::string& path, Mapper& mapper, torch::optim::Op
     throw Error("'" + path + "' is a corrupted mapper checkpoint (its parameters fail their checksum)");
 }
 
+}  // namespace
+
+MapperCheckpoint read_mapper_checkpoint(const std::string& path) {
+  torch::serialize::InputArchive ar;
+  open_archive(ar, path);
+  return read_records(ar, path);
+}
+
+void load_mapper_state(const std::string& path, Mapper& mapper, torch::optim::Optimizer* optimizer) {
+  torch::serialize::InputArchive ar;
+  open_archive(ar, path);
+  load_state(ar, path, mapper, optimizer);
+}
+
 Mapper load_mapper(const std::string& path, const std::string& language, torch::Device device) {
-  const MapperCheckpoint c = read_mapper_checkpoint(path);
+  torch::serialize::InputArchive ar;  // read once: records, then parameters
+  open_archive(ar, path);
+  const MapperCheckpoint c = read_records(ar, path);
   if (!language.empty() && c.config.language != language)
     throw Error("'" + path + "' decompiles " + c.config.language + " programs, not " + language);
   Mapper m(c.config);
-  load_mapper_state(path, m, nullptr);
+  load_state(ar, path, m, nullptr);
   m->to(device);
   m->eval();
   return m;

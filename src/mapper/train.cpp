@@ -134,9 +134,8 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
       << ", " << mapper_parameter_count(mapper) << " parameters; " << train.size() << " train views, " << test.size()
       << " test views; device " << tc.device << "\n";
 
-  int64_t step = 0;
   const int64_t steps_per_epoch = (static_cast<int64_t>(train.size()) + tc.batch - 1) / tc.batch;
-  step = static_cast<int64_t>(epochs.size()) * steps_per_epoch;
+  int64_t step = static_cast<int64_t>(epochs.size()) * steps_per_epoch;  // for the warmup, across resumes
   for (int epoch = static_cast<int>(epochs.size()) + 1; epoch <= tc.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     Rng shuffle(tc.seed * 1000003 + static_cast<uint64_t>(epoch));
