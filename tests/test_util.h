@@ -1,11 +1,13 @@
 // Helpers for tests that run other programs (python3, the modelmap binary) or read the shared cases.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -50,6 +52,17 @@ inline Ran run_shell(const std::string& command) {
   std::remove(out.c_str());
   std::remove(err.c_str());
   return r;
+}
+
+// Each (arguments, part) run through `binary` must be refused: exit code 2, exactly one line on stderr,
+// and that line containing `part`.
+inline void expect_refused(const std::string& binary, const std::vector<std::pair<std::string, std::string>>& cases) {
+  for (const auto& [args, part] : cases) {
+    const Ran r = run_shell(binary + " " + args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(part), std::string::npos) << args << "\n" << r.err;
+  }
 }
 
 // Program text that must be rejected at (line, column) with a message containing `part`.
