@@ -113,6 +113,34 @@ TEST(Mapper, DecoderIsCausal) {
   EXPECT_GT((l1.narrow(1, 7, 3) - l2.narrow(1, 7, 3)).abs().max().item<float>(), 1e-6f);
 }
 
+// Decoding one token at a time over the key/value cache gives the teacher-forced logits, position by
+// position, for a memory shared by every row and after beam search's reordering of the rows.
+TEST(Mapper, IncrementalDecodingEqualsTeacherForcedDecoding) {
+  for (const char* encoder : {"invariant", "layergraph"}) {
+    torch::manual_seed(3);
+    const MapperConfig c = small_config(encoder);
+    Mapper mapper(c);
+    torch::NoGradGuard no_grad;
+    const EncoderInput in = encoder_input(random_subject(arch_of(16, 2, 2, 5), 3), c);
+    const Memory m = mapper->encode(collate({&in}, c, torch::kCPU));
+    const int64_t T = 40;  // past the exact relative-position buckets
+    const auto tokens = bos_tokens(3, T);
+    const Memory m3{m.x.expand({3, m.x.size(1), m.x.size(2)}), m.mask.expand({3, m.mask.size(1)})};
+    const auto full = mapper->decode(tokens, m3);  // (3, T, V)
+    // Rows 0, 1, 2 stepped as rows 2, 0, 1 (a reorder after the first 20 positions).
+    DecoderState state = mapper->start(m);
+    const auto order = torch::tensor(std::vector<int64_t>{2, 0, 1});
+    float worst = 0;
+    for (int64_t p = 0; p < T; ++p) {
+      const auto rows = p < 20 ? torch::arange(3) : order;
+      if (p == 20) state.reorder(order);
+      const auto logits = mapper->step(tokens.index_select(0, rows).select(1, p), state);  // (3, V)
+      worst = std::max(worst, (logits - full.index_select(0, rows).select(1, p)).abs().max().item<float>());
+    }
+    EXPECT_LT(worst, 1e-4f) << encoder;
+  }
+}
+
 // Grammar-constrained decoding from an untrained mapper (random logits, in effect), with a tight token
 // budget: every subject still gets a program, and it detokenizes.
 TEST(Mapper, UntrainedMapperDecodingAlwaysFinishesAndParses) {

@@ -1,5 +1,5 @@
-// Grammar-constrained greedy and beam decoding (see decode.h). The decoder is re-run on the whole prefix
-// at each step (no key/value cache): programs are at most a few hundred tokens and the decoder is small.
+// Grammar-constrained greedy and beam decoding (see decode.h), one token at a time over the decoder's
+// key/value cache (MapperImpl::step); beam search reorders the cache to each step's surviving hypotheses.
 #include "mapper/decode.h"
 
 #include <algorithm>
@@ -45,14 +45,14 @@ std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int be
     for (size_t k = 1; k < h.ids.size(); ++k) t.push_back(vocab[static_cast<size_t>(h.ids[k])]);
     return t;
   };
+  DecoderState state = mapper->start(memory);
   for (int len = 1; len <= mapper->config().max_tokens && !alive.empty(); ++len) {
-    // All hypotheses have the same length: one batched decoder call.
+    // All hypotheses have the same length: one batched decoder step on their last tokens.
     const int64_t B = static_cast<int64_t>(alive.size());
-    std::vector<int64_t> flat;
-    for (const Hyp& h : alive) flat.insert(flat.end(), h.ids.begin(), h.ids.end());
-    const auto input = torch::from_blob(flat.data(), {B, len}, torch::kInt64).clone().to(device);
-    const Memory m{memory.x.expand({B, memory.x.size(1), memory.x.size(2)}), memory.mask.expand({B, memory.mask.size(1)})};
-    const auto logits = mapper->decode(input, m).select(1, len - 1).to(torch::kCPU);  // (B, V)
+    std::vector<int64_t> last;
+    for (const Hyp& h : alive) last.push_back(h.ids.back());
+    const auto input = torch::from_blob(last.data(), {B}, torch::kInt64).clone().to(device);
+    const auto logits = mapper->step(input, state).to(torch::kCPU);  // (B, V)
     struct Cand {
       size_t hyp;
       int64_t id;
@@ -74,6 +74,7 @@ std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int be
     }
     std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.logprob > b.logprob; });
     std::vector<Hyp> next;
+    std::vector<int64_t> parents;
     for (const Cand& c : cands) {
       if (static_cast<int>(next.size()) + static_cast<int>(finished.size()) >= beam) break;
       Hyp h = alive[c.hyp];
@@ -84,8 +85,10 @@ std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int be
       h.ids.push_back(c.id);
       h.logprob = c.logprob;
       next.push_back(std::move(h));
+      parents.push_back(static_cast<int64_t>(c.hyp));
     }
     alive = std::move(next);
+    if (!alive.empty()) state.reorder(torch::tensor(parents, torch::kInt64).to(device));
     if (static_cast<int>(finished.size()) >= beam) break;  // the live beam shrinks as hypotheses finish
   }
   std::sort(finished.begin(), finished.end(), [](const Decoded& a, const Decoded& b) { return a.logprob > b.logprob; });

@@ -19,20 +19,30 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& gain) {
   return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + 1e-6) * gain;
 }
 
-// Multi-head attention without biases. x (B, T, d) attends to kv (B, S, d); `bias` broadcasts to
-// (B, H, T, S); `allowed` (bool) broadcasts to (B, H, T, S).
+// Splits (B, T, d) into heads: (B, H, T, dk).
+torch::Tensor split_heads(const torch::Tensor& x, int heads) {
+  const int64_t B = x.size(0), T = x.size(1), d = x.size(2);
+  return x.view({B, T, heads, d / heads}).transpose(1, 2);
+}
+
+// Scaled dot-product attention of per-head q (B, H, T, dk) over k, v (B, H, S, dk), then the output
+// projection; `bias` broadcasts to (B, H, T, S) (undefined: none); `allowed` (bool) likewise.
+torch::Tensor attention(torch::nn::Linear& wo, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                        const torch::Tensor& bias, const torch::Tensor& allowed) {
+  const int64_t B = q.size(0), T = q.size(2), dk = q.size(3);
+  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(dk));  // (B, H, T, S)
+  if (bias.defined()) scores = scores + bias;
+  if (allowed.defined()) scores = scores.masked_fill(allowed.logical_not(), kNegInf);
+  const auto out = torch::matmul(torch::softmax(scores, -1), v);  // (B, H, T, dk)
+  return wo->forward(out.transpose(1, 2).reshape({B, T, q.size(1) * dk}));
+}
+
+// Multi-head attention without biases: x (B, T, d) attends to kv (B, S, d).
 torch::Tensor attend(torch::nn::Linear& wq, torch::nn::Linear& wk, torch::nn::Linear& wv, torch::nn::Linear& wo,
                      const torch::Tensor& x, const torch::Tensor& kv, const torch::Tensor& bias,
                      const torch::Tensor& allowed, int heads) {
-  const int64_t B = x.size(0), T = x.size(1), S = kv.size(1), d = x.size(2), dk = d / heads;
-  const auto q = wq->forward(x).view({B, T, heads, dk}).transpose(1, 2);   // (B, H, T, dk)
-  const auto k = wk->forward(kv).view({B, S, heads, dk}).transpose(1, 2);  // (B, H, S, dk)
-  const auto v = wv->forward(kv).view({B, S, heads, dk}).transpose(1, 2);  // (B, H, S, dk)
-  auto scores = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(dk));  // (B, H, T, S)
-  if (bias.defined()) scores = scores + bias;
-  scores = scores.masked_fill(allowed.logical_not(), kNegInf);
-  const auto out = torch::matmul(torch::softmax(scores, -1), v);  // (B, H, T, dk)
-  return wo->forward(out.transpose(1, 2).reshape({B, T, d}));
+  return attention(wo, split_heads(wq->forward(x), heads), split_heads(wk->forward(kv), heads),
+                   split_heads(wv->forward(kv), heads), bias, allowed);
 }
 
 // T5's bucket for a causal decoder: distance n = query - key >= 0; exact below buckets/2, then log-spaced
@@ -231,6 +241,56 @@ torch::Tensor MapperImpl::decode(const torch::Tensor& tokens, const Memory& memo
     x = x + y.ff_out->forward(torch::relu(y.ff_in->forward(rms_norm(x, y.norm_ff))));
   }
   return lm_head_->forward(rms_norm(x, norm_final_));  // (B, T, vocab)
+}
+
+DecoderState MapperImpl::start(const Memory& memory) {
+  DecoderState s;
+  const auto mem = rms_norm(memory.x, norm_memory_);  // (B, S, d)
+  s.memory_allowed = memory.mask.view({memory.mask.size(0), 1, 1, memory.mask.size(1)});
+  for (Layer& y : layers_) {
+    s.cross_k.push_back(split_heads(y.cross_k->forward(mem), config_.n_heads));
+    s.cross_v.push_back(split_heads(y.cross_v->forward(mem), config_.n_heads));
+  }
+  s.self_k.resize(layers_.size());
+  s.self_v.resize(layers_.size());
+  return s;
+}
+
+torch::Tensor MapperImpl::step(const torch::Tensor& tokens, DecoderState& s) {
+  const auto device = tokens.device();
+  const int64_t p = s.length;  // the new token's position
+  std::vector<int64_t> buckets(static_cast<size_t>(p + 1));
+  for (int64_t k = 0; k <= p; ++k) buckets[static_cast<size_t>(k)] = relative_bucket(p - k, config_.rel_buckets, config_.rel_max_distance);
+  const auto idx = torch::from_blob(buckets.data(), {1, p + 1}, torch::kInt64).clone().to(device);
+  const auto bias = rel_bias_->forward(idx).permute({2, 0, 1}).unsqueeze(0);  // (1, H, 1, p + 1)
+  auto x = tok_embed_->forward(tokens.view({-1, 1}));                          // (B, 1, d)
+  const int h = config_.n_heads;
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    Layer& y = layers_[l];
+    const auto xs = rms_norm(x, y.norm_self);
+    const auto k = split_heads(y.self_k->forward(xs), h), v = split_heads(y.self_v->forward(xs), h);  // (B, H, 1, dk)
+    s.self_k[l] = s.self_k[l].defined() ? torch::cat({s.self_k[l], k}, 2) : k;
+    s.self_v[l] = s.self_v[l].defined() ? torch::cat({s.self_v[l], v}, 2) : v;
+    x = x + attention(y.self_o, split_heads(y.self_q->forward(xs), h), s.self_k[l], s.self_v[l], bias, {});
+    const auto xc = split_heads(y.cross_q->forward(rms_norm(x, y.norm_cross)), h);
+    const int64_t B = x.size(0);
+    auto ck = s.cross_k[l], cv = s.cross_v[l];
+    auto allowed = s.memory_allowed;
+    if (ck.size(0) != B) {  // one memory shared by every hypothesis
+      ck = ck.expand({B, ck.size(1), ck.size(2), ck.size(3)});
+      cv = cv.expand({B, cv.size(1), cv.size(2), cv.size(3)});
+      allowed = allowed.expand({B, 1, 1, allowed.size(3)});
+    }
+    x = x + attention(y.cross_o, xc, ck, cv, {}, allowed);
+    x = x + y.ff_out->forward(torch::relu(y.ff_in->forward(rms_norm(x, y.norm_ff))));
+  }
+  ++s.length;
+  return lm_head_->forward(rms_norm(x, norm_final_)).select(1, 0);  // (B, vocab)
+}
+
+void DecoderState::reorder(const torch::Tensor& rows) {
+  for (auto& t : self_k) t = t.index_select(0, rows);
+  for (auto& t : self_v) t = t.index_select(0, rows);
 }
 
 int64_t mapper_parameter_count(Mapper& m) {

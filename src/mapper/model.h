@@ -36,12 +36,27 @@ struct Memory {
   torch::Tensor mask;  // (B, S) bool
 };
 
+// The decoder's keys and values so far, for decoding one token at a time: step() attends over the cached
+// prefix instead of re-running it. The memory's keys and values are computed once, in start().
+struct DecoderState {
+  std::vector<torch::Tensor> self_k, self_v;    // per layer (B, H, length, dk)
+  std::vector<torch::Tensor> cross_k, cross_v;  // per layer (Bm, H, S, dk); Bm = 1 or B
+  torch::Tensor memory_allowed;                 // (Bm, 1, 1, S)
+  int64_t length = 0;
+  // Keeps the cached rows `rows` (int64, may repeat), in that order: beam search's survivors.
+  void reorder(const torch::Tensor& rows);
+};
+
 class MapperImpl : public torch::nn::Module {
  public:
   explicit MapperImpl(const MapperConfig& config);
   Memory encode(const EncoderBatch& batch);
   // Teacher-forced logits: tokens (B, T) int64 beginning with <bos> -> (B, T, vocab).
   torch::Tensor decode(const torch::Tensor& tokens, const Memory& memory);
+  // Incremental decoding, equal to decode() position by position: start() with a memory of batch 1 (shared
+  // by all rows) or B, then step() with each position's token ids (B) -> next-token logits (B, vocab).
+  DecoderState start(const Memory& memory);
+  torch::Tensor step(const torch::Tensor& tokens, DecoderState& state);
   const MapperConfig& config() const { return config_; }
 
  private:

@@ -66,17 +66,27 @@ BatchResult run_batch(Mapper& mapper, const std::vector<const MapperExample*>& b
   return r;
 }
 
+// Batches of similar target length, since a batch pads to its longest target and list-Python's run from
+// 64 to ~700 tokens: shuffled (when training), sorted by length within windows of 16 batches, cut into
+// batches, and the batches shuffled again.
 std::vector<std::vector<const MapperExample*>> batches_of(const std::vector<MapperExample>& examples, int batch,
                                                           Rng* shuffle) {
   std::vector<size_t> order(examples.size());
   std::iota(order.begin(), order.end(), 0);
   if (shuffle)
     for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[shuffle->index(i)]);
+  const size_t window = static_cast<size_t>(batch) * 16;
+  for (size_t i = 0; i < order.size(); i += window)
+    std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(i),
+                     order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), i + window)),
+                     [&](size_t a, size_t b) { return examples[a].target.size() < examples[b].target.size(); });
   std::vector<std::vector<const MapperExample*>> out;
   for (size_t i = 0; i < order.size(); i += static_cast<size_t>(batch)) {
     out.emplace_back();
     for (size_t k = i; k < std::min(order.size(), i + static_cast<size_t>(batch)); ++k) out.back().push_back(&examples[order[k]]);
   }
+  if (shuffle)
+    for (size_t i = out.size(); i > 1; --i) std::swap(out[i - 1], out[shuffle->index(i)]);
   return out;
 }
 
