@@ -230,6 +230,23 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
   const auto epochs = read_mapper_checkpoint(mapper).epochs;
   ASSERT_EQ(epochs.size(), 4u);
   EXPECT_EQ(epochs[2].epoch, 3);
+  // Early stopping: each epoch's held-out loss recorded, the lowest marked best, training stopped once
+  // `--patience` epochs pass without a lower one.
+  const test::Ran es = modelmap(train + "--epochs 12 --patience 1 --lr 0.02 -o " + dir + "/es.pt");
+  ASSERT_EQ(es.exit_code, 0) << es.err;
+  const auto es_epochs = read_mapper_checkpoint(dir + "/es.pt").epochs;
+  size_t best = 0;
+  for (size_t k = 0; k < es_epochs.size(); ++k) {
+    EXPECT_GT(es_epochs[k].holdout_loss, 0.0);
+    if (es_epochs[k].holdout_loss < es_epochs[best].holdout_loss) best = k;
+  }
+  const size_t at = es.err.find("epoch " + std::to_string(best + 1) + "/12: train loss");
+  ASSERT_NE(at, std::string::npos) << es.err;
+  EXPECT_NE(es.err.substr(at, es.err.find('\n', at) - at).find("(best)"), std::string::npos) << es.err;
+  if (es_epochs.size() < 12) {
+    EXPECT_EQ(es_epochs.size(), best + 2) << "stops one epoch (the patience) after the best";
+    EXPECT_NE(es.err.find("stopped early"), std::string::npos) << es.err;
+  }
   ASSERT_EQ(modelmap(train + "--epochs 2 --no-weights -o " + floor).exit_code, 0);
   EXPECT_TRUE(read_mapper_checkpoint(floor).config.no_weights);
 
@@ -241,7 +258,10 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
   EXPECT_EQ(report["mapper"]["all"]["parses"].get<double>(), 1.0) << "constrained decoding always parses";
   EXPECT_EQ(report["floor"]["all"]["n"], report["mapper"]["all"]["n"]);
 
-  ASSERT_EQ(modelmap("corpus export " + corpus + " --view 1 -o " + dir + "/v.safetensors").exit_code, 0);
+  ASSERT_EQ(modelmap("corpus export " + corpus + " --view 1 -o " + dir + "/v.safetensors --program " + dir + "/true.py").exit_code, 0);
+  // The view's true program came out with it: one of the programs the corpus was built from.
+  const std::string true_program = test::slurp(dir + "/true.py");
+  EXPECT_NE(test::slurp(kCases + "/corpus_rasp.jsonl").find(nlohmann::json(true_program).dump()), std::string::npos) << true_program;
   const test::Ran d = modelmap("decompile " + dir + "/v.safetensors --mapper " + mapper + " --beam 3");
   ASSERT_EQ(d.exit_code, 0) << d.err;
   test::write_file(dir + "/p.py", d.out);

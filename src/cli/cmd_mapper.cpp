@@ -16,6 +16,9 @@ Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands) {
   train->add_option("--encoder", o->encoder, "layergraph (the paper's) or invariant (ours)")
       ->check(CLI::IsMember({"layergraph", "invariant"}));
   train->add_option("--epochs", o->epochs, "total epochs")->check(CLI::Range(1, 100000));
+  train->add_option("--patience", o->patience,
+                    "stop after this many epochs without a lower held-out loss (0 = never; the checkpoint keeps the best epoch)")
+      ->check(CLI::Range(0, 100000));
   train->add_option("--batch", o->batch, "subjects per step")->check(CLI::Range(1, 65536));
   train->add_option("--lr", o->lr, "AdamW learning rate")->check(CLI::Range(1e-7, 0.5));
   train->add_option("--d-model", o->d_model, "mapper width")->check(CLI::Range(8, 4096));

@@ -16,7 +16,8 @@ std::string records_json(const std::vector<EpochRecord>& epochs) {
   nlohmann::json j = nlohmann::json::array();
   for (const auto& e : epochs)
     j.push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"val_loss", e.val_loss},
-                 {"val_token_accuracy", e.val_token_accuracy}, {"seconds", e.seconds}});
+                 {"val_token_accuracy", e.val_token_accuracy}, {"seconds", e.seconds},
+                 {"holdout_loss", e.holdout_loss}});
   return j.dump();
 }
 
@@ -24,7 +25,8 @@ std::vector<EpochRecord> records_from_json(const std::string& text) {
   std::vector<EpochRecord> out;
   for (const auto& e : nlohmann::json::parse(text))
     out.push_back({e.at("epoch").get<int>(), e.at("train_loss").get<double>(), e.at("val_loss").get<double>(),
-                   e.at("val_token_accuracy").get<double>(), e.at("seconds").get<double>()});
+                   e.at("val_token_accuracy").get<double>(), e.at("seconds").get<double>(),
+                   e.value("holdout_loss", 0.0)});
   return out;
 }
 
@@ -71,7 +73,7 @@ std::string parameter_checksum(Mapper& mapper) {
 }  // namespace
 
 void save_mapper(const std::string& path, Mapper& mapper, torch::optim::Optimizer* optimizer,
-                 const std::vector<EpochRecord>& epochs) {
+                 const std::vector<EpochRecord>& epochs, Mapper* best) {
   torch::serialize::OutputArchive ar;
   ar.write("format", c10::IValue(std::string(kMapperFormat)));
   ar.write("format_version", c10::IValue(std::to_string(kMapperFormatVersion)));
@@ -81,6 +83,12 @@ void save_mapper(const std::string& path, Mapper& mapper, torch::optim::Optimize
   torch::serialize::OutputArchive model;
   mapper->save(model);
   ar.write("model", model);
+  if (best) {
+    ar.write("best_checksum", c10::IValue(parameter_checksum(*best)));
+    torch::serialize::OutputArchive b;
+    (*best)->save(b);
+    ar.write("best", b);
+  }
   if (optimizer) {
     torch::serialize::OutputArchive opt;
     optimizer->save(opt);
@@ -112,11 +120,12 @@ MapperCheckpoint read_records(torch::serialize::InputArchive& ar, const std::str
   return c;
 }
 
+// Loads the parameters stored under `key` ("model": the last epoch's; "best": the best held-out epoch's).
 void load_state(torch::serialize::InputArchive& ar, const std::string& path, Mapper& mapper,
-                torch::optim::Optimizer* optimizer) {
+                torch::optim::Optimizer* optimizer, const std::string& key = "model") {
   try {
     torch::serialize::InputArchive model;
-    ar.read("model", model);
+    ar.read(key, model);
     mapper->load(model);
     if (optimizer) {
       torch::serialize::InputArchive opt;
@@ -126,8 +135,17 @@ void load_state(torch::serialize::InputArchive& ar, const std::string& path, Map
   } catch (const c10::Error&) {
     throw Error("'" + path + "' is a corrupted mapper checkpoint (its parameters cannot be read, or do not fit its configuration)");
   }
-  if (parameter_checksum(mapper) != read_string(ar, "checksum", path))
+  if (parameter_checksum(mapper) != read_string(ar, key == "model" ? "checksum" : key + "_checksum", path))
     throw Error("'" + path + "' is a corrupted mapper checkpoint (its parameters fail their checksum)");
+}
+
+bool has_key(torch::serialize::InputArchive& ar, const std::string& key) {
+  c10::IValue v;
+  try {
+    return ar.try_read(key, v);
+  } catch (const c10::Error&) {
+    return false;
+  }
 }
 
 }  // namespace
@@ -138,10 +156,11 @@ MapperCheckpoint read_mapper_checkpoint(const std::string& path) {
   return read_records(ar, path);
 }
 
-void load_mapper_state(const std::string& path, Mapper& mapper, torch::optim::Optimizer* optimizer) {
+void load_mapper_state(const std::string& path, Mapper& mapper, torch::optim::Optimizer* optimizer, Mapper* best) {
   torch::serialize::InputArchive ar;
   open_archive(ar, path);
   load_state(ar, path, mapper, optimizer);
+  if (best && has_key(ar, "best_checksum")) load_state(ar, path, *best, nullptr, "best");
 }
 
 Mapper load_mapper(const std::string& path, const std::string& language, torch::Device device) {
@@ -151,7 +170,7 @@ Mapper load_mapper(const std::string& path, const std::string& language, torch::
   if (!language.empty() && c.config.language != language)
     throw Error("'" + path + "' decompiles " + c.config.language + " programs, not " + language);
   Mapper m(c.config);
-  load_state(ar, path, m, nullptr);
+  load_state(ar, path, m, nullptr, has_key(ar, "best_checksum") ? "best" : "model");
   m->to(device);
   m->eval();
   return m;

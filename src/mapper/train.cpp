@@ -129,24 +129,65 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     config.no_weights = tc.no_weights;
     config.features = corpus_feature_spec(*corpus, language);
   }
-  const std::vector<MapperExample> train = load_examples(*corpus, config, "train");
+  // The train split: fitted on, less every tenth of its programs in id order (the first included), held
+  // out to choose the epoch kept.
+  std::vector<MapperExample> train, holdout;
+  {
+    std::vector<MapperExample> all = load_examples(*corpus, config, "train");
+    std::vector<int64_t> ids;
+    for (const MapperExample& e : all) ids.push_back(e.program_id);
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (MapperExample& e : all) {
+      const auto rank = std::lower_bound(ids.begin(), ids.end(), e.program_id) - ids.begin();
+      (tc.patience > 0 && rank % 10 == 0 ? holdout : train).push_back(std::move(e));
+    }
+  }
   const std::vector<MapperExample> test = load_examples(*corpus, config, "test");
-  if (train.empty()) throw Error("'" + tc.corpus + "' has no learned " + language + " views in its train split");
+  if (train.empty() && holdout.empty())
+    throw Error("'" + tc.corpus + "' has no learned " + language + " views in its train split");
+  if (train.empty())
+    throw Error("'" + tc.corpus + "' has too few train programs to hold one out for early stopping (use --patience 0)");
   if (!resume)  // room past the longest program for the decoder to close what it opened (decode.h)
-    config.max_tokens = std::max(longest_target(train), longest_target(test)) + language_by_name(language).closing_margin() + 16;
+    config.max_tokens = std::max({longest_target(train), longest_target(holdout), longest_target(test)}) +
+                        language_by_name(language).closing_margin() + 16;
 
   torch::manual_seed(tc.seed);
   Mapper mapper(config);
   mapper->to(device);
   torch::optim::AdamW opt(mapper->parameters(), torch::optim::AdamWOptions(tc.lr).weight_decay(tc.weight_decay).betas({0.9, 0.98}));
-  if (resume) load_mapper_state(tc.out, mapper, &opt);
+  Mapper best(config);  // the parameters of the epoch with the lowest held-out loss
+  best->to(device);
+  if (resume) load_mapper_state(tc.out, mapper, &opt, &best);
+  int best_epoch = 0;
+  for (const EpochRecord& e : epochs)
+    if (tc.patience > 0 && (best_epoch == 0 || e.holdout_loss < epochs[static_cast<size_t>(best_epoch - 1)].holdout_loss)) best_epoch = e.epoch;
   log << "mapper: " << language << ", encoder " << config.encoder << (config.no_weights ? " (no weights: the floor)" : "")
-      << ", " << mapper_parameter_count(mapper) << " parameters; " << train.size() << " train views, " << test.size()
-      << " test views; device " << tc.device << "\n";
+      << ", " << mapper_parameter_count(mapper) << " parameters; " << train.size() << " train views, " << holdout.size() << " held out, "
+      << test.size() << " test views; device " << tc.device << "\n";
 
   const int64_t steps_per_epoch = (static_cast<int64_t>(train.size()) + tc.batch - 1) / tc.batch;
   int64_t step = static_cast<int64_t>(epochs.size()) * steps_per_epoch;  // for the warmup, across resumes
+  auto loss_over = [&](const std::vector<MapperExample>& examples, double* accuracy) {
+    torch::NoGradGuard no_grad;
+    mapper->eval();
+    double loss = 0;
+    int64_t tokens = 0, correct = 0;
+    for (const auto& batch : batches_of(examples, tc.batch, nullptr)) {
+      const BatchResult r = run_batch(mapper, batch, device);
+      loss += r.loss.item<double>() * static_cast<double>(r.tokens);
+      tokens += r.tokens;
+      correct += r.correct;
+    }
+    if (accuracy) *accuracy = tokens ? static_cast<double>(correct) / static_cast<double>(tokens) : 0;
+    return tokens ? loss / static_cast<double>(tokens) : 0;
+  };
   for (int epoch = static_cast<int>(epochs.size()) + 1; epoch <= tc.epochs; ++epoch) {
+    if (tc.patience > 0 && best_epoch > 0 && epoch - 1 - best_epoch >= tc.patience) {
+      log << "stopped early: no lower held-out loss for " << tc.patience << " epochs; the checkpoint keeps epoch "
+          << best_epoch << "\n";
+      break;
+    }
     const auto start = std::chrono::steady_clock::now();
     Rng shuffle(tc.seed * 1000003 + static_cast<uint64_t>(epoch));
     const auto batches = batches_of(train, tc.batch, &shuffle);
@@ -170,26 +211,26 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     EpochRecord rec;
     rec.epoch = epoch;
     rec.train_loss = loss_sum / static_cast<double>(std::max<int64_t>(1, token_sum));
-    {
-      torch::NoGradGuard no_grad;
-      mapper->eval();
-      double vloss = 0;
-      int64_t vtokens = 0, vcorrect = 0;
-      for (const auto& batch : batches_of(test, tc.batch, nullptr)) {
-        const BatchResult r = run_batch(mapper, batch, device);
-        vloss += r.loss.item<double>() * static_cast<double>(r.tokens);
-        vtokens += r.tokens;
-        vcorrect += r.correct;
+    rec.val_loss = loss_over(test, &rec.val_token_accuracy);
+    if (tc.patience > 0) {
+      rec.holdout_loss = loss_over(holdout, nullptr);
+      if (best_epoch == 0 || rec.holdout_loss < epochs[static_cast<size_t>(best_epoch - 1)].holdout_loss) {
+        best_epoch = epoch;
+        torch::NoGradGuard no_grad;
+        const auto from = mapper->parameters();
+        auto to = best->parameters();
+        for (size_t k = 0; k < from.size(); ++k) to[k].copy_(from[k]);
       }
-      rec.val_loss = vtokens ? vloss / static_cast<double>(vtokens) : 0;
-      rec.val_token_accuracy = vtokens ? static_cast<double>(vcorrect) / static_cast<double>(vtokens) : 0;
     }
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     epochs.push_back(rec);
-    save_mapper(tc.out, mapper, &opt, epochs);
-    char line[200];
-    std::snprintf(line, sizeof line, "epoch %d/%d: train loss %.4f, test loss %.4f, test token accuracy %.4f (teacher-forced), %.1f s\n",
-                  epoch, tc.epochs, rec.train_loss, rec.val_loss, rec.val_token_accuracy, rec.seconds);
+    save_mapper(tc.out, mapper, &opt, epochs, tc.patience > 0 ? &best : nullptr);
+    char line[240];
+    std::snprintf(line, sizeof line,
+                  "epoch %d/%d: train loss %.4f, held-out loss %.4f%s, test loss %.4f, test token accuracy %.4f "
+                  "(teacher-forced), %.1f s\n",
+                  epoch, tc.epochs, rec.train_loss, rec.holdout_loss, best_epoch == epoch ? " (best)" : "", rec.val_loss,
+                  rec.val_token_accuracy, rec.seconds);
     log << line << std::flush;
   }
   return epochs;

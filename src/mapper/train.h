@@ -1,6 +1,8 @@
 // Training the mapper on a corpus (paper, section 3.3): teacher-forced causal language-modelling loss
-// over the program's tokens, AdamW, on the train split only; every epoch, validation loss and
-// teacher-forced token accuracy on the test split, and a checkpoint. Rerunning the same command after a
+// over the program's tokens, AdamW, on the train split only, less a held-out tenth of its programs (every
+// tenth in id order, the first included) that picks the epoch kept and stops training once it stops improving;
+// every epoch, loss and teacher-forced token accuracy on the test split (reported, never used to
+// choose), and a checkpoint. Rerunning the same command after a
 // kill resumes from the last checkpoint. No torch in this header.
 #pragma once
 
@@ -17,6 +19,7 @@ struct MapperTrainConfig {
   std::string language;              // "" = the corpus's only language
   std::string encoder = "invariant"; // "layergraph" or "invariant"
   int epochs = 30;                   // total epochs (a resumed run trains the rest)
+  int patience = 3;                  // stop after this many epochs without a better held-out loss (0 = never)
   int batch = 32;                    // subjects per step
   double lr = 1e-3;                  // AdamW learning rate (after a warmup of one epoch's steps / 4)
   double weight_decay = 0.01;        // AdamW
@@ -34,6 +37,7 @@ struct EpochRecord {
   double val_loss = 0;
   double val_token_accuracy = 0;  // teacher-forced, over target tokens (incl. <eos>)
   double seconds = 0;
+  double holdout_loss = 0;        // on the held-out slice of the train split (early stopping)
 };
 
 // Trains (or resumes) and returns the epochs' records. Throws mm::Error on bad input.
