@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -193,7 +194,7 @@ Command add_list(CLI::App& corpus) {
 
 Command add_export(CLI::App& corpus) {
   struct Options {
-    std::string path, out;
+    std::string path, out, program;
     int64_t view = 0;
   };
   auto o = std::make_shared<Options>();
@@ -201,6 +202,7 @@ Command add_export(CLI::App& corpus) {
   app->add_option("corpus", o->path, "corpus file")->required();
   app->add_option("--view", o->view, "view id (see `corpus list`)")->required();
   app->add_option("-o,--out", o->out, "output .safetensors file")->required();
+  app->add_option("--program", o->program, "also write the view's true program (its source text) to this file");
   return {app, [o] {
             auto c = Corpus::open(o->path, /*create=*/false, /*readonly=*/true);
             const auto v = c->view(o->view);
@@ -208,6 +210,16 @@ Command add_export(CLI::App& corpus) {
             const std::string what = o->path + " view " + std::to_string(o->view);
             const SubjectModel m = subject_from_safetensors(safetensors_decode(v->weights, what), what);
             safetensors_write_file(o->out, subject_to_safetensors(m));
+            if (!o->program.empty()) {
+              Statement q(c->db(), "SELECT program_id FROM models WHERE id = ?");
+              q.bind(1, v->model_id);
+              if (!q.step()) throw Error(what + ": its model " + std::to_string(v->model_id) + " is missing");
+              const auto p = c->program(q.int64(0));
+              if (!p) throw Error(what + ": its program " + std::to_string(q.int64(0)) + " is missing");
+              std::ofstream f(o->program);
+              f << p->source;
+              if (!f) throw Error("cannot write '" + o->program + "'");
+            }
             return 0;
           }};
 }
