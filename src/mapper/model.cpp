@@ -216,20 +216,22 @@ Memory MapperImpl::encode_invariant(const EncoderBatch& b) {
   return {torch::cat(tokens, 1), torch::cat(masks, 1)};
 }
 
-torch::Tensor MapperImpl::relative_bias(int64_t t, torch::Device device) {
-  std::vector<int64_t> buckets(static_cast<size_t>(t * t));
-  for (int64_t q = 0; q < t; ++q)
+torch::Tensor MapperImpl::relative_bias(int64_t first_query, int64_t t, torch::Device device) {
+  const int64_t rows = t - first_query;
+  std::vector<int64_t> buckets(static_cast<size_t>(rows * t));
+  for (int64_t q = first_query; q < t; ++q)
     for (int64_t k = 0; k < t; ++k)
-      buckets[static_cast<size_t>(q * t + k)] = relative_bucket(std::max<int64_t>(0, q - k), config_.rel_buckets, config_.rel_max_distance);
-  const auto idx = torch::from_blob(buckets.data(), {t, t}, torch::kInt64).clone().to(device);
-  return rel_bias_->forward(idx).permute({2, 0, 1}).unsqueeze(0);  // (1, H, T, T)
+      buckets[static_cast<size_t>((q - first_query) * t + k)] =
+          relative_bucket(std::max<int64_t>(0, q - k), config_.rel_buckets, config_.rel_max_distance);
+  const auto idx = torch::from_blob(buckets.data(), {rows, t}, torch::kInt64).clone().to(device);
+  return rel_bias_->forward(idx).permute({2, 0, 1}).unsqueeze(0);  // (1, H, rows, T)
 }
 
 torch::Tensor MapperImpl::decode(const torch::Tensor& tokens, const Memory& memory) {
   const int64_t T = tokens.size(1);
   const auto device = tokens.device();
   const auto causal = torch::ones({T, T}, torch::TensorOptions(torch::kBool).device(device)).tril().view({1, 1, T, T});
-  const auto bias = relative_bias(T, device);             // (1, H, T, T)
+  const auto bias = relative_bias(0, T, device);          // (1, H, T, T)
   const auto mem = rms_norm(memory.x, norm_memory_);      // (B, S, d)
   const auto mem_allowed = memory.mask.view({memory.mask.size(0), 1, 1, memory.mask.size(1)});  // (B, 1, 1, S)
   auto x = tok_embed_->forward(tokens);                   // (B, T, d)
@@ -259,10 +261,7 @@ DecoderState MapperImpl::start(const Memory& memory) {
 torch::Tensor MapperImpl::step(const torch::Tensor& tokens, DecoderState& s) {
   const auto device = tokens.device();
   const int64_t p = s.length;  // the new token's position
-  std::vector<int64_t> buckets(static_cast<size_t>(p + 1));
-  for (int64_t k = 0; k <= p; ++k) buckets[static_cast<size_t>(k)] = relative_bucket(p - k, config_.rel_buckets, config_.rel_max_distance);
-  const auto idx = torch::from_blob(buckets.data(), {1, p + 1}, torch::kInt64).clone().to(device);
-  const auto bias = rel_bias_->forward(idx).permute({2, 0, 1}).unsqueeze(0);  // (1, H, 1, p + 1)
+  const auto bias = relative_bias(p, p + 1, device);  // (1, H, 1, p + 1)
   auto x = tok_embed_->forward(tokens.view({-1, 1}));                          // (B, 1, d)
   const int h = config_.n_heads;
   for (size_t l = 0; l < layers_.size(); ++l) {

@@ -62,7 +62,8 @@ class MapperImpl : public torch::nn::Module {
  private:
   Memory encode_layergraph(const EncoderBatch& b);
   Memory encode_invariant(const EncoderBatch& b);
-  torch::Tensor relative_bias(int64_t t, torch::Device device);  // (1, heads, T, T)
+  // T5's relative position bias of queries first_query..t-1 over keys 0..t-1: (1, heads, t - first_query, t).
+  torch::Tensor relative_bias(int64_t first_query, int64_t t, torch::Device device);
 
   MapperConfig config_;
   int vocab_;
