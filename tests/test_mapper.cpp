@@ -248,6 +248,7 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
     EXPECT_NE(es.err.find("stopped early"), std::string::npos) << es.err;
   }
   ASSERT_EQ(modelmap(train + "--epochs 2 --no-weights -o " + floor).exit_code, 0);
+  ASSERT_EQ(modelmap(train + "--epochs 1 --patience 0 -o " + dir + "/p0.pt").exit_code, 0);
   EXPECT_TRUE(read_mapper_checkpoint(floor).config.no_weights);
 
   const test::Ran e = modelmap("eval --corpus " + corpus + " --mapper " + mapper + " --floor " + floor + " --beam 2 --json " + dir + "/r.json");
@@ -273,12 +274,15 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
       {"decompile " + dir + "/v.safetensors --mapper " + dir + "/bad.pt", "not a modelmap mapper checkpoint"},
       {"decompile " + dir + "/v.safetensors --mapper " + dir + "/none.pt", "does not exist"},
       {train + "--epochs 5 --encoder layergraph -o " + mapper, "another configuration"},
+      {train + "--epochs 5 --patience 0 -o " + mapper, "trained with early stopping; resume it with a --patience above 0"},
+      {train + "--epochs 3 -o " + dir + "/p0.pt", "trained with --patience 0; resume it with --patience 0"},
       {"eval --corpus " + corpus + " --mapper " + mapper + " --floor " + dir + "/bad.pt", "not a modelmap mapper checkpoint"},
       {"mapper train --corpus " + dir + "/none.sqlite -o " + dir + "/x.pt", "does not exist"},
   };
   // Corrupted copies of a good checkpoint: bytes flipped at places spread over the file (archive headers,
   // records, parameters, optimizer state). Each is refused with one line, or — where the flipped bytes are
-  // not read by decompile (the optimizer's state) — decompiles exactly as the good file: never other weights.
+  // not read by decompile (the optimizer's state, the last epoch's parameters when a best epoch is stored) —
+  // decompiles exactly as the good file: never other weights.
   const std::string good = test::slurp(mapper);
   int refused = 0;
   for (int k = 1; k <= 12; ++k) {

@@ -121,6 +121,11 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
       throw Error("'" + tc.out + "' holds a mapper of another configuration (" + config.language + ", " + config.encoder +
                   (config.no_weights ? ", no weights" : "") + ", d_model " + std::to_string(config.d_model) +
                   "); remove it or choose another -o");
+    // Resuming must keep the held-out slice as it was: with it, the train split differs.
+    const bool held_out = !epochs.empty() && epochs.front().holdout_loss > 0;
+    if (!epochs.empty() && held_out != (tc.patience > 0))
+      throw Error("'" + tc.out + "' was trained " + (tc.patience > 0 ? "with --patience 0" : "with early stopping") +
+                  "; resume it " + (tc.patience > 0 ? "with --patience 0" : "with a --patience above 0"));
     log << "resuming " << tc.out << " after epoch " << epochs.size() << "\n";
   } else {
     config.language = language;
@@ -159,9 +164,12 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
   Mapper best(config);  // the parameters of the epoch with the lowest held-out loss
   best->to(device);
   if (resume) load_mapper_state(tc.out, mapper, &opt, &best);
-  int best_epoch = 0;
+  int best_epoch = 0;  // 0: none yet
+  auto improves = [&](double holdout_loss) {
+    return best_epoch == 0 || holdout_loss < epochs[static_cast<size_t>(best_epoch - 1)].holdout_loss;
+  };
   for (const EpochRecord& e : epochs)
-    if (tc.patience > 0 && (best_epoch == 0 || e.holdout_loss < epochs[static_cast<size_t>(best_epoch - 1)].holdout_loss)) best_epoch = e.epoch;
+    if (tc.patience > 0 && improves(e.holdout_loss)) best_epoch = e.epoch;
   log << "mapper: " << language << ", encoder " << config.encoder << (config.no_weights ? " (no weights: the floor)" : "")
       << ", " << mapper_parameter_count(mapper) << " parameters; " << train.size() << " train views, " << holdout.size() << " held out, "
       << test.size() << " test views; device " << tc.device << "\n";
@@ -214,7 +222,7 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     rec.val_loss = loss_over(test, &rec.val_token_accuracy);
     if (tc.patience > 0) {
       rec.holdout_loss = loss_over(holdout, nullptr);
-      if (best_epoch == 0 || rec.holdout_loss < epochs[static_cast<size_t>(best_epoch - 1)].holdout_loss) {
+      if (improves(rec.holdout_loss)) {
         best_epoch = epoch;
         torch::NoGradGuard no_grad;
         const auto from = mapper->parameters();
