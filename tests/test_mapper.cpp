@@ -268,6 +268,35 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
   test::write_file(dir + "/p.py", d.out);
   EXPECT_EQ(modelmap("run --program " + dir + "/p.py --input '[1, 2, 3]'").exit_code, 0) << d.out;
 
+  // Decompiling with verification: candidates run against the model, ranked by fidelity, the best repaired.
+  const test::Ran v = modelmap("decompile " + dir + "/v.safetensors --mapper " + mapper +
+                               " --candidates 4 --repair --repair-edits 200 --all --threads 2");
+  ASSERT_EQ(v.exit_code, 0) << v.err;
+  EXPECT_EQ(v.out.rfind("# 1. fidelity ", 0), 0u) << v.out;
+  EXPECT_NE(v.err.find("fidelity: "), std::string::npos) << v.err;
+  EXPECT_NE(v.err.find("on 3,905 inputs (the whole domain)"), std::string::npos) << v.err;
+  EXPECT_NE(v.err.find("repair: "), std::string::npos) << v.err;
+  const test::Ran chosen = modelmap("decompile " + dir + "/v.safetensors --mapper " + mapper + " --candidates 4 --threads 2");
+  ASSERT_EQ(chosen.exit_code, 0) << chosen.err;
+  test::write_file(dir + "/best.py", chosen.out);
+  EXPECT_EQ(modelmap("run --program " + dir + "/best.py --input '[1, 2, 3]'").exit_code, 0) << chosen.out;
+
+  // The table per method. The greedy program is among the candidates and repair only keeps edits that raise
+  // agreement, so on RASP (whose verification inputs are the evaluation's: the whole domain) fidelity can
+  // only rise from method to method, for the mapper and for the floor alike.
+  const test::Ran ek = modelmap("eval --corpus " + corpus + " --mapper " + mapper + " --floor " + floor +
+                                " --candidates 3 --repair --repair-edits 100 --threads 2 --json " + dir + "/rk.json");
+  ASSERT_EQ(ek.exit_code, 0) << ek.err;
+  const auto methods = nlohmann::json::parse(test::slurp(dir + "/rk.json"))["methods"];
+  ASSERT_EQ(methods.size(), 3u);
+  EXPECT_EQ(methods[0]["name"], "greedy");
+  EXPECT_EQ(methods[1]["name"], "best of 3");
+  EXPECT_EQ(methods[2]["name"], "repair");
+  for (const char* who : {"mapper", "floor"})
+    for (size_t k = 1; k < 3; ++k)
+      EXPECT_GE(methods[k][who]["all"]["fidelity_position"].get<double>(),
+                methods[k - 1][who]["all"]["fidelity_position"].get<double>()) << who << " " << k;
+
   // Refusals: one line, exit 2.
   test::write_file(dir + "/bad.pt", "not a checkpoint");
   std::vector<std::pair<std::string, std::string>> bad = {
@@ -278,6 +307,7 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
       {train + "--epochs 3 -o " + dir + "/p0.pt", "trained with --patience 0; resume it with --patience 0"},
       {"eval --corpus " + corpus + " --mapper " + mapper + " --floor " + dir + "/bad.pt", "not a modelmap mapper checkpoint"},
       {"mapper train --corpus " + dir + "/none.sqlite -o " + dir + "/x.pt", "does not exist"},
+      {"eval --corpus " + corpus + " --mapper " + mapper + " --repair", "--repair repairs the best of the candidates"},
   };
   // Corrupted copies of a good checkpoint: bytes flipped at places spread over the file (archive headers,
   // records, parameters, optimizer state). Each is refused with one line, or — where the flipped bytes are

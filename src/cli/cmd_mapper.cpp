@@ -35,7 +35,21 @@ Command add_decompile_command(CLI::App& root) {
   CLI::App* app = root.add_subcommand("decompile", "print the program a subject model computes, as the mapper reads it");
   app->add_option("model", o->model, "subject model (.safetensors)")->required();
   app->add_option("--mapper", o->mapper, "mapper checkpoint")->required();
-  app->add_option("--beam", o->beam, "beam width (1 = greedy)")->check(CLI::Range(1, 256));
+  auto* beam = app->add_option("--beam", o->beam, "beam width of the one decoded program (1 = greedy)")->check(CLI::Range(1, 256));
+  app->add_option("--candidates", o->candidates,
+                  "propose this many programs (beam search and sampling), run each against the model, return the most faithful")
+      ->check(CLI::Range(1, 1024))
+      ->excludes(beam);
+  app->add_flag("--all", o->all, "print every candidate, ranked, with its fidelity");
+  app->add_flag("--repair", o->repair, "improve the best candidates by single-token edits that raise agreement with the model");
+  app->add_option("--repair-from", o->repair_from, "how many of the best candidates to repair")->check(CLI::Range(1, 1024));
+  app->add_option("--repair-edits", o->repair_edits, "repair budget: edits run against the model, in all")
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+  app->add_option("--repair-seconds", o->repair_seconds, "repair budget: seconds")->check(CLI::Range(0.0, 1e6));
+  app->add_option("--inputs", o->inputs, "verify on the whole input domain, or on a fixed sample of this many inputs where it is larger")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
+  app->add_option("--seed", o->seed, "sampling of candidates");
+  app->add_option("--threads", o->threads, "threads (0 = torch's default)")->check(CLI::Range(0, 1024));
   app->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   return {app, [o] { return run_decompile(*o); }};
 }
@@ -51,7 +65,18 @@ Command add_eval_command(CLI::App& root) {
   app->add_option("--corpus", o->e.corpus, "corpus file")->required();
   app->add_option("--mapper", o->e.mapper, "mapper checkpoint")->required();
   app->add_option("--floor", o->e.floor, "checkpoint of the same mapper trained with --no-weights");
-  app->add_option("--beam", o->e.beam, "beam width (1 = greedy)")->check(CLI::Range(1, 256));
+  app->add_option("--beam", o->e.beam, "beam width of the first method (1 = greedy)")->check(CLI::Range(1, 256));
+  app->add_option("--candidates", o->e.candidates,
+                  "also report the best of this many candidates by fidelity to the subject model (1 = not)")
+      ->check(CLI::Range(1, 1024));
+  app->add_flag("--repair", o->e.repair, "also report the best candidates after repair (needs --candidates 2 or more)");
+  app->add_option("--repair-from", o->e.repair_from, "how many of the best candidates to repair")->check(CLI::Range(1, 1024));
+  app->add_option("--repair-edits", o->e.repair_edits, "repair budget per view: edits run against the model")
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+  app->add_option("--repair-seconds", o->e.repair_seconds, "repair budget per view: seconds")->check(CLI::Range(0.0, 1e6));
+  app->add_option("--inputs", o->e.inputs, "verification inputs: the whole domain, or a fixed sample of this many")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
+  app->add_option("--seed", o->e.seed, "sampling of candidates");
   app->add_option("--limit", o->e.limit, "score at most this many test views (0 = all)")->check(CLI::Range(0, 100'000'000));
   app->add_option("--json", o->json, "also write the report as JSON to this file");
   app->add_option("--device", o->e.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));

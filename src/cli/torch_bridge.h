@@ -24,7 +24,16 @@ int run_mapper_train(const MapperTrainConfig& config);
 struct DecompileOptions {
   std::string model;          // subject .safetensors
   std::string mapper;         // mapper checkpoint
-  int beam = 1;               // 1 = greedy
+  int beam = 1;               // 1 = greedy (with candidates = 1)
+  int candidates = 1;         // K: beam search of width ceil(K/2) and sampling propose up to K programs
+  bool all = false;           // print the ranked list, not only the best
+  bool repair = false;        // hill-climb single-token edits on the best few candidates
+  int repair_from = 3;        // how many of the ranked candidates are repaired
+  int64_t repair_edits = 2000;  // edit budget: edits run against the model
+  double repair_seconds = 10;   // time budget of the repair
+  uint64_t inputs = 10000;    // verification inputs: the domain, or a fixed sample of this many
+  uint64_t seed = 1;          // sampling
+  int threads = 0;            // torch threads and candidate runs (0 = torch's default)
   std::string device = "cpu";
 };
 // `modelmap decompile`.

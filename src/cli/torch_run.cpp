@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/language.h"
 #include "core/safetensors.h"
+#include "decompile/repair.h"
 #include "mapper/checkpoint.h"
 #include "mapper/decode.h"
 #include "mapper/device.h"
@@ -52,15 +53,63 @@ int run_mapper_train(const MapperTrainConfig& config) {
 
 int run_decompile(const DecompileOptions& o) {
   const torch::Device device = parse_device(o.device);
+  if (o.threads > 0) torch::set_num_threads(o.threads);
+  const int threads = o.threads > 0 ? o.threads : torch::get_num_threads();
   const SubjectModel subject = subject_from_safetensors(safetensors_read_file(o.model), o.model);
   Mapper mapper = load_mapper(o.mapper, subject.language, device);
+  const Language& lang = language_by_name(subject.language);
+  // Propose: the mapper reads the weights once and decodes K programs.
   const EncoderInput in = encoder_input(subject, mapper->config());
-  torch::NoGradGuard no_grad;
-  const Memory memory = mapper->encode(collate({&in}, mapper->config(), device));
-  const std::vector<Decoded> out = decode_program(mapper, memory, o.beam);
-  if (out.empty())
+  std::vector<Decoded> proposed;
+  {
+    torch::NoGradGuard no_grad;
+    const Memory memory = mapper->encode(collate({&in}, mapper->config(), device));
+    proposed = o.candidates > 1 ? propose_candidates(mapper, memory, o.candidates, o.seed)
+                                : decode_program(mapper, memory, o.beam);
+    if (o.candidates == 1 && proposed.size() > 1) proposed.resize(1);
+  }
+  if (proposed.empty())
     throw Error("the mapper wrote no complete program within " + std::to_string(mapper->config().max_tokens) + " tokens");
-  std::cout << language_by_name(subject.language).detokenize(out[0].tokens)->text();
+  // Verify: the model runs once on the verification inputs; every candidate is scored against that.
+  const Behaviour behaviour = model_behaviour(subject, o.inputs, threads);
+  std::vector<Candidate> candidates;
+  for (const Decoded& d : proposed) candidates.push_back(Candidate::proposed(d.tokens, d.logprob, d.origin));
+  std::vector<Candidate> ranked = rank_candidates(lang, std::move(candidates), behaviour, threads);
+  // Repair: single edits of the best few, kept when they raise agreement.
+  RepairStats repair;
+  if (o.repair) {
+    const RepairOptions options{o.repair_edits, o.repair_seconds, threads};
+    ranked = repair_best(lang, ranked, o.repair_from, behaviour, options, threads, &repair);
+  }
+  auto summary = [&](const Candidate& c) {
+    char lp[32];
+    std::snprintf(lp, sizeof lp, "%.2f", c.logprob);
+    std::string s = c.origin + ", mapper log-probability " + lp;
+    if (!c.edits.empty()) {
+      s += "; repaired by " + std::to_string(c.edits.size()) + " edit" + (c.edits.size() > 1 ? "s" : "") + ":";
+      for (size_t k = 0; k < c.edits.size(); ++k) s += (k ? ", " : " ") + c.edits[k].describe();
+    }
+    return s;
+  };
+  const Candidate& best = ranked.front();
+  if (o.all) {
+    for (size_t k = 0; k < ranked.size(); ++k) {
+      const Candidate& c = ranked[k];
+      std::cout << "# " << k + 1 << ". fidelity " << describe_fidelity(c.agreement, behaviour) << "\n# " << summary(c) << "\n";
+      std::cout << (c.parses ? lang.detokenize(c.tokens)->text() : "(does not parse)\n") << "\n";
+    }
+  } else {
+    std::cout << lang.detokenize(best.tokens)->text();
+  }
+  std::cerr << "fidelity: " << describe_fidelity(best.agreement, behaviour) << "\n";
+  std::cerr << "chosen: " << summary(best) << " (best of " << ranked.size() << " distinct candidate"
+            << (ranked.size() > 1 ? "s" : "") << ")\n";
+  if (o.repair) {
+    char b[160];
+    std::snprintf(b, sizeof b, "repair: %lld edits run in %.1f s, %d kept%s\n", static_cast<long long>(repair.tried),
+                  repair.seconds, repair.rounds, repair.budget_spent ? "; stopped by the budget" : "");
+    std::cerr << b;
+  }
   return 0;
 }
 

@@ -23,6 +23,21 @@ double token_accuracy(const std::vector<std::string>& decoded, const std::vector
   return token_accuracy_of(decoded, target);
 }
 
+Agreement count_agreement(const Outputs& mine, const Outputs& reference, const std::vector<Input>& inputs) {
+  Agreement a;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const size_t n = inputs[i].size();
+    a.positions_total += static_cast<int64_t>(n);
+    ++a.sequences_total;
+    if (mine[i].empty()) continue;
+    int64_t same = 0;
+    for (size_t k = 0; k < n; ++k) same += mine[i][k] == reference[i][k];
+    a.positions += same;
+    a.sequences += same == static_cast<int64_t>(n);
+  }
+  return a;
+}
+
 ProgramScore score_program(const Language& lang, const std::vector<std::string>& decoded,
                            const std::vector<std::string>& target, const std::vector<Input>& inputs,
                            const Outputs& truth, const Outputs& predicted, const Gpt2Bpe* bpe) {
@@ -42,18 +57,9 @@ ProgramScore score_program(const Language& lang, const std::vector<std::string>&
   if (!program) return s;
   const Outputs mine = run_on(*program, inputs);
   s.equivalent = mine == truth;
-  int64_t positions = 0, agree = 0, sequences = 0;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const size_t n = inputs[i].size();
-    positions += static_cast<int64_t>(n);
-    if (mine[i].empty()) continue;
-    int64_t same = 0;
-    for (size_t k = 0; k < n; ++k) same += mine[i][k] == predicted[i][k];
-    agree += same;
-    sequences += same == static_cast<int64_t>(n);
-  }
-  s.fidelity_position = positions ? static_cast<double>(agree) / static_cast<double>(positions) : 0;
-  s.fidelity_sequence = inputs.empty() ? 0 : static_cast<double>(sequences) / static_cast<double>(inputs.size());
+  const Agreement a = count_agreement(mine, predicted, inputs);
+  s.fidelity_position = a.position_rate();
+  s.fidelity_sequence = a.sequence_rate();
   return s;
 }
 

@@ -26,6 +26,17 @@ class Gpt2Bpe;
 using Outputs = std::vector<std::vector<Value>>;
 Outputs run_on(const Program& program, const std::vector<Input>& inputs);
 
+// Agreement of a program's outputs with reference outputs (e.g. the subject model's predictions) on the
+// same inputs: positions and whole sequences that match. An input the program raised on (an empty row)
+// agrees nowhere.
+struct Agreement {
+  int64_t positions = 0, positions_total = 0;
+  int64_t sequences = 0, sequences_total = 0;
+  double position_rate() const { return positions_total ? static_cast<double>(positions) / positions_total : 0; }
+  double sequence_rate() const { return sequences_total ? static_cast<double>(sequences) / sequences_total : 0; }
+};
+Agreement count_agreement(const Outputs& mine, const Outputs& reference, const std::vector<Input>& inputs);
+
 struct ProgramScore {
   double token_accuracy = 0;
   double bpe_token_accuracy = -1;  // list-Python only

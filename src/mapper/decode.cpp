@@ -4,8 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
+#include "core/error.h"
 #include "core/language.h"
+#include "core/rng.h"
 
 namespace mm {
 
@@ -24,6 +27,27 @@ std::vector<int> closing_choice(const Language& lang, const std::vector<int>& al
     if (std::find(o.begin(), o.end(), vocab[static_cast<size_t>(id)]) == o.end()) out.push_back(id);
   }
   return out.empty() ? allowed : out;
+}
+
+// The tokens the grammar allows after `prefix` (near the end of the budget: the closing choice) and their
+// log-probabilities renormalised over them, from one row of next-token logits (V).
+struct Allowed {
+  std::vector<int> ids;
+  std::vector<double> logprobs;
+};
+Allowed allowed_tokens(const Language& lang, const std::vector<std::string>& prefix, const torch::Tensor& row, int len,
+                       int max_tokens) {
+  Allowed a;
+  a.ids = lang.next_token_ids(prefix);
+  if (len + lang.closing_margin() >= max_tokens) a.ids = closing_choice(lang, a.ids);
+  const auto acc = row.accessor<float, 1>();
+  double mx = -1e30;
+  for (int id : a.ids) mx = std::max(mx, static_cast<double>(acc[id]));
+  double z = 0;
+  for (int id : a.ids) z += std::exp(static_cast<double>(acc[id]) - mx);
+  const double logz = mx + std::log(z);
+  for (int id : a.ids) a.logprobs.push_back(static_cast<double>(acc[id]) - logz);
+  return a;
 }
 
 }  // namespace
@@ -61,16 +85,8 @@ std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int be
     std::vector<Cand> cands;
     for (int64_t b = 0; b < B; ++b) {
       const Hyp& h = alive[static_cast<size_t>(b)];
-      std::vector<int> allowed = lang.next_token_ids(tokens_of(h));
-      if (len + lang.closing_margin() >= mapper->config().max_tokens) allowed = closing_choice(lang, allowed);
-      const auto row = logits[b];
-      const auto acc = row.accessor<float, 1>();
-      double mx = -1e30;
-      for (int id : allowed) mx = std::max(mx, static_cast<double>(acc[id]));
-      double z = 0;
-      for (int id : allowed) z += std::exp(static_cast<double>(acc[id]) - mx);
-      const double logz = mx + std::log(z);
-      for (int id : allowed) cands.push_back({static_cast<size_t>(b), id, h.logprob + acc[id] - logz});
+      const Allowed a = allowed_tokens(lang, tokens_of(h), logits[b], len, mapper->config().max_tokens);
+      for (size_t k = 0; k < a.ids.size(); ++k) cands.push_back({static_cast<size_t>(b), a.ids[k], h.logprob + a.logprobs[k]});
     }
     std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.logprob > b.logprob; });
     std::vector<Hyp> next;
@@ -79,7 +95,7 @@ std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int be
       if (static_cast<int>(next.size()) + static_cast<int>(finished.size()) >= beam) break;
       Hyp h = alive[c.hyp];
       if (c.id == 2) {
-        finished.push_back({tokens_of(h), c.logprob});
+        finished.push_back({tokens_of(h), c.logprob, ""});
         continue;
       }
       h.ids.push_back(c.id);
@@ -93,7 +109,88 @@ std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int be
   }
   std::sort(finished.begin(), finished.end(), [](const Decoded& a, const Decoded& b) { return a.logprob > b.logprob; });
   if (static_cast<int>(finished.size()) > beam) finished.resize(static_cast<size_t>(beam));
+  for (size_t k = 0; k < finished.size(); ++k) finished[k].origin = "beam " + std::to_string(k + 1);
   return finished;
+}
+
+std::vector<Decoded> sample_programs(Mapper& mapper, const Memory& memory, int n, double temperature, uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  if (n <= 0) return {};
+  if (!(temperature > 0)) throw Error("the sampling temperature must be above 0");
+  const Language& lang = language_by_name(mapper->config().language);
+  const auto& vocab = lang.vocabulary();
+  const auto device = memory.x.device();
+  Rng rng(seed);
+  struct Row {
+    int index;                        // which draw
+    std::vector<std::string> tokens;  // program tokens so far
+    int64_t last = 1;                 // the token fed next (<bos> first)
+    double logprob = 0;
+  };
+  std::vector<Row> alive;
+  for (int i = 0; i < n; ++i) alive.push_back({i, {}, 1, 0.0});
+  std::vector<Decoded> finished(static_cast<size_t>(n));
+  std::vector<bool> done(static_cast<size_t>(n), false);
+  DecoderState state = mapper->start(memory);  // a memory of batch 1 serves every row
+  for (int len = 1; len <= mapper->config().max_tokens && !alive.empty(); ++len) {
+    const int64_t B = static_cast<int64_t>(alive.size());
+    std::vector<int64_t> last;
+    for (const Row& r : alive) last.push_back(r.last);
+    const auto input = torch::from_blob(last.data(), {B}, torch::kInt64).clone().to(device);
+    const auto logits = mapper->step(input, state).to(torch::kCPU);  // (B, V)
+    std::vector<Row> next;
+    std::vector<int64_t> kept;
+    for (int64_t b = 0; b < B; ++b) {
+      Row r = std::move(alive[static_cast<size_t>(b)]);
+      const Allowed a = allowed_tokens(lang, r.tokens, logits[b], len, mapper->config().max_tokens);
+      // Drawn at `temperature`; scored at temperature 1, like beam search's hypotheses.
+      std::vector<double> weights;
+      const double top = *std::max_element(a.logprobs.begin(), a.logprobs.end());
+      for (double lp : a.logprobs) weights.push_back(std::exp((lp - top) / temperature));
+      const size_t pick = rng.weighted_index(weights);
+      const int id = a.ids[pick];
+      r.logprob += a.logprobs[pick];
+      if (id == 2) {
+        finished[static_cast<size_t>(r.index)] = {r.tokens, r.logprob, "sample " + std::to_string(r.index + 1)};
+        done[static_cast<size_t>(r.index)] = true;
+        continue;
+      }
+      r.tokens.push_back(vocab[static_cast<size_t>(id)]);
+      r.last = id;
+      next.push_back(std::move(r));
+      kept.push_back(b);
+    }
+    alive = std::move(next);
+    if (!alive.empty() && static_cast<int64_t>(alive.size()) < B)
+      state.reorder(torch::tensor(kept, torch::kInt64).to(device));
+  }
+  std::vector<Decoded> out;
+  for (int i = 0; i < n; ++i)
+    if (done[static_cast<size_t>(i)]) out.push_back(std::move(finished[static_cast<size_t>(i)]));
+  return out;
+}
+
+std::vector<Decoded> propose_candidates(Mapper& mapper, const Memory& memory, int k, uint64_t seed) {
+  if (k < 1) throw Error("the number of candidates must be at least 1");
+  std::vector<Decoded> out = decode_program(mapper, memory, 1);
+  for (Decoded& d : out) d.origin = "greedy";
+  std::set<std::vector<std::string>> seen;
+  for (const Decoded& d : out) seen.insert(d.tokens);
+  for (Decoded& d : decode_program(mapper, memory, (k + 1) / 2))
+    if (static_cast<int>(out.size()) < k && seen.insert(d.tokens).second) out.push_back(std::move(d));
+  int drawn = 0;
+  for (int round = 0, fruitless = 0; static_cast<int>(out.size()) < k && fruitless < 3; ++round) {
+    const int want = k - static_cast<int>(out.size());
+    bool found = false;
+    for (Decoded& d : sample_programs(mapper, memory, want, 1.0, seed + static_cast<uint64_t>(round))) {
+      if (!seen.insert(d.tokens).second) continue;
+      d.origin = "sample " + std::to_string(++drawn);
+      out.push_back(std::move(d));
+      found = true;
+    }
+    fruitless = found ? 0 : fruitless + 1;
+  }
+  return out;
 }
 
 }  // namespace mm

@@ -3,6 +3,7 @@
 // sums of log-probabilities renormalised over the allowed tokens.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,11 +13,21 @@ namespace mm {
 
 struct Decoded {
   std::vector<std::string> tokens;  // program tokens (no <bos>, no <eos>)
-  double logprob = 0;
+  double logprob = 0;               // under the grammar-renormalised distribution
+  std::string origin;               // "beam 2", "sample 5"
 };
 
 // Up to `beam` finished sequences, best first, for the subject whose encoder memory is `memory` (batch
 // of one). Empty only when no sequence finished within the mapper's max_tokens.
 std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int beam);
+
+// `n` programs drawn independently from the same grammar-constrained distribution, its logits divided by
+// `temperature`, with `seed`; in the order drawn (a row that did not finish within max_tokens is dropped).
+std::vector<Decoded> sample_programs(Mapper& mapper, const Memory& memory, int n, double temperature, uint64_t seed);
+
+// Up to `k` distinct candidates for verification: the greedy program (so that the most faithful of them is
+// never less faithful than greedy decoding), beam search of width ceil(k/2), then samples at temperature 1
+// until there are k distinct programs or three rounds of draws found none new.
+std::vector<Decoded> propose_candidates(Mapper& mapper, const Memory& memory, int k, uint64_t seed);
 
 }  // namespace mm

@@ -1,6 +1,9 @@
 // `modelmap eval`: the mapper on a corpus's test split — decode every held-out view, score it (see
 // eval/metrics.h) and sum the scores per parameter-count bucket and per program length, beside the same
-// figures for the floor (a mapper trained with its weight input zeroed), when one is given.
+// figures for the floor (a mapper trained with its weight input zeroed), when one is given. With
+// candidates > 1 the same table also for the best of K candidates by fidelity to the subject model (see
+// decompile/verify.h), and with repair for that best after repair (decompile/repair.h); the floor gets
+// the same search, so each method is compared with what the program prior alone reaches by it.
 #pragma once
 
 #include <map>
@@ -16,18 +19,36 @@ struct EvalOptions {
   std::string corpus;         // corpus.sqlite (its test split is scored)
   std::string mapper;         // mapper checkpoint
   std::string floor;          // the floor's checkpoint ("" = none)
-  int beam = 1;               // 1 = greedy
+  int beam = 1;               // the first method: 1 = greedy, else beam search's top program
+  int candidates = 1;         // K > 1 adds "best of K": candidates proposed, verified, the most faithful kept
+  bool repair = false;        // adds "repair": the best few of the K candidates repaired (needs K > 1)
+  int repair_from = 3;        // how many of the ranked candidates are repaired
+  int64_t repair_edits = 2000;  // edit budget per view (and per mapper)
+  double repair_seconds = 10;   // time budget per view (and per mapper)
+  uint64_t inputs = 10000;    // verification inputs: the domain, or a fixed sample of this many
+  uint64_t seed = 1;          // sampling of candidates
   int limit = 0;              // score at most this many test views (0 = all)
   std::string device = "cpu";
   int threads = 0;            // torch threads (0 = torch's default)
 };
 
+// One way of choosing the program: greedy (or beam) top-1, best of K by fidelity, after repair.
+struct MethodReport {
+  std::string name;                             // "greedy", "beam 4", "best of 8", "repair"
+  std::map<std::string, ScoreSummary> mapper;   // by row
+  std::map<std::string, ScoreSummary> floor;    // by row; empty without a floor
+  double seconds_per_view = 0;                  // mapper only: producing the answer (decoding, running the
+                                                // model and the candidates, repairing), not scoring it
+  double floor_seconds_per_view = 0;
+  int64_t repair_edits_tried = 0;               // repair only, mapper: edits run, over all views
+};
+
 struct EvalReport {
   std::string language, encoder;
   std::vector<std::string> rows;                // "all", then the buckets present, in order
-  std::map<std::string, ScoreSummary> mapper;   // by row
-  std::map<std::string, ScoreSummary> floor;    // by row; empty without a floor
-  double seconds_per_view = 0;                  // decoding and scoring, mapper only
+  std::vector<MethodReport> methods;            // greedy (or beam) first
+  int64_t views = 0;
+  double seconds = 0;                           // the whole evaluation, wall clock
 };
 
 EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log);

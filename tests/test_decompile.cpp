@@ -1,0 +1,211 @@
+// Verification and repair (src/decompile) on crafted cases: the faithful program among wrong candidates is
+// ranked first; the fidelity figure equals a direct count against the subject model; a program corrupted
+// by one edit is repaired back to the behaviour it had; the budget bounds the search. No torch.
+
+#include <gtest/gtest.h>
+
+#include "core/rng.h"
+#include "core/sample.h"
+#include "decompile/repair.h"
+#include "subject_fixtures.h"
+#include "test_util.h"
+
+namespace mm {
+
+namespace {
+
+const std::string kCases = MM_CASES_DIR;
+
+std::unique_ptr<Program> classic(const std::string& name) {
+  return language_by_name("rasp").parse(test::slurp(kCases + "/rasp/" + name + ".py"));
+}
+
+// Programs drawn by the language's sampler (behavioural filters on), deterministic per seed.
+std::vector<std::unique_ptr<Program>> sampled(const Language& lang, int n, uint64_t seed) {
+  SampleConfig config;
+  config.domain = lang.default_domain();
+  config.filter_inputs = 2000;
+  Sampler sampler(lang, config);
+  Rng rng(seed);
+  std::vector<std::unique_ptr<Program>> out;
+  for (int i = 0; i < n; ++i) out.push_back(sampler.next(rng));
+  return out;
+}
+
+// The `nth` single edit of `program` (repair's own neighbourhood, see single_edits) whose tokens are the
+// edited ones as written (so that the edit back is in the corrupted program's neighbourhood) and that
+// changes what the program does on `b`.
+std::optional<std::vector<std::string>> corruption(const Language& lang, const Program& program, const Behaviour& b, int nth) {
+  const std::vector<std::string> tokens = program.tokens();
+  for (const EditedProgram& e : single_edits(lang, tokens)) {
+    std::vector<std::string> as_written = tokens;
+    as_written[e.edit.position] = e.edit.to;
+    if (e.tokens != as_written || count_disagreements(*e.program, b) == 0) continue;
+    if (nth-- == 0) return e.tokens;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST(Verify, TheFaithfulProgramIsRankedFirstWhateverItsLikelihood) {
+  const Language& lang = language_by_name("rasp");
+  const auto truth = classic("sort_unique");
+  const Behaviour b = program_behaviour(*truth, lang.default_domain());
+  ASSERT_TRUE(b.whole_domain);
+  std::vector<Candidate> candidates = {
+      Candidate::proposed(classic("reverse")->tokens(), -1.0, "beam 1"),
+      Candidate::proposed(classic("histogram")->tokens(), -2.0, "beam 2"),
+      Candidate::proposed({"not", "a", "program"}, -0.5, "sample 1"),
+      Candidate::proposed(truth->tokens(), -9.0, "sample 2"),
+      Candidate::proposed(classic("reverse")->tokens(), -3.0, "sample 3"),  // a duplicate: dropped, the likelier kept
+  };
+  const std::vector<Candidate> ranked = rank_candidates(lang, candidates, b, /*threads=*/2);
+  ASSERT_EQ(ranked.size(), 4u);
+  EXPECT_EQ(ranked[0].origin, "sample 2");
+  EXPECT_EQ(ranked[0].tokens, truth->tokens());
+  EXPECT_EQ(ranked[0].agreement.positions, b.positions());
+  EXPECT_EQ(ranked[0].agreement.sequences, static_cast<int64_t>(b.inputs.size()));
+  EXPECT_DOUBLE_EQ(ranked[0].agreement.position_rate(), 1.0);
+  EXPECT_FALSE(ranked.back().parses);
+  EXPECT_EQ(ranked.back().origin, "sample 1");
+  for (const Candidate& c : ranked) EXPECT_NE(c.origin, "sample 3");
+  for (size_t k = 1; k + 1 < ranked.size(); ++k)
+    EXPECT_GE(ranked[k - 1].agreement.positions, ranked[k].agreement.positions);
+}
+
+TEST(Verify, FidelityEqualsADirectCountAgainstTheSubjectModel) {
+  // A subject with random weights: its predictions are arbitrary classes 0..4, so candidates agree with it
+  // in part. The direct count runs the model and the program on the whole domain, in the domain's order.
+  const SubjectModel model = test::random_subject(test::arch_of(16, 2, 2, 5), 7);
+  const Behaviour b = model_behaviour(model, kVerificationInputs, /*threads=*/2);
+  const Language& lang = language_by_name("rasp");
+  std::vector<Candidate> candidates;
+  for (const char* name : {"reverse", "histogram", "sort_unique", "length", "pair_balance"})
+    candidates.push_back(Candidate::proposed(classic(name)->tokens(), 0.0, name));
+  const std::vector<Candidate> ranked = rank_candidates(lang, candidates, b, 2);
+  ASSERT_EQ(ranked.size(), 5u);
+  bool some_partial = false;
+  for (const Candidate& c : ranked) {
+    const auto program = lang.detokenize(c.tokens);
+    int64_t positions = 0, agree = 0, sequences = 0, whole = 0;
+    for (const Input& x : model.domain.enumerate(1'000'000)) {
+      const std::vector<Value> predicted = subject_predict(model, x);
+      std::vector<Value> out;
+      try {
+        out = program->evaluate(x);
+      } catch (const EvalError&) {
+      }
+      int64_t same = 0;
+      for (size_t k = 0; k < x.size(); ++k) same += !out.empty() && out[k] == predicted[k];
+      positions += static_cast<int64_t>(x.size());
+      agree += same;
+      ++sequences;
+      whole += same == static_cast<int64_t>(x.size());
+    }
+    EXPECT_EQ(c.agreement.positions_total, positions) << c.origin;
+    EXPECT_EQ(c.agreement.positions, agree) << c.origin;
+    EXPECT_EQ(c.agreement.sequences_total, sequences) << c.origin;
+    EXPECT_EQ(c.agreement.sequences, whole) << c.origin;
+    EXPECT_EQ(count_disagreements(*program, b), positions - agree) << c.origin;
+    some_partial = some_partial || (agree > 0 && agree < positions);
+  }
+  EXPECT_TRUE(some_partial) << "the check needs a candidate that agrees in part";
+  for (size_t k = 1; k < ranked.size(); ++k)
+    EXPECT_GE(ranked[k - 1].agreement.positions, ranked[k].agreement.positions) << "ranked by agreeing positions";
+}
+
+TEST(Verify, ACountStoppedAtItsCapNeverUndercounts) {
+  const Language& lang = language_by_name("rasp");
+  const Behaviour b = program_behaviour(*classic("reverse"), lang.default_domain());
+  const auto other = classic("histogram");
+  const int64_t wrong = count_disagreements(*other, b);
+  ASSERT_GT(wrong, 10);
+  EXPECT_GT(count_disagreements(*other, b, 10), 10);
+  EXPECT_EQ(count_disagreements(*other, b, wrong), wrong);
+}
+
+// Each language: sampled programs, several one-edit corruptions each; repair against the original's
+// behaviour gets back to full agreement, and says which edits it made.
+class RepairByLanguage : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(RepairByLanguage, RecoversTheBehaviourOfAOneEditCorruption) {
+  const Language& lang = language_by_name(GetParam());
+  int repaired = 0;
+  for (const auto& original : sampled(lang, 4, 11)) {
+    const Behaviour b = program_behaviour(*original, lang.default_domain(), /*max_inputs=*/2000);
+    for (int nth : {0, 3, 9}) {
+      const auto corrupted = corruption(lang, *original, b, nth);
+      if (!corrupted) continue;
+      RepairStats stats;
+      const Candidate fixed = repair_candidate(lang, Candidate::proposed(*corrupted, 0.0, "corrupted"), b, {100000, 60, 2}, &stats);
+      EXPECT_EQ(fixed.agreement.positions, b.positions()) << original->text() << "corrupted: " << lang.detokenize(*corrupted)->text()
+                                                           << "repaired: " << lang.detokenize(fixed.tokens)->text();
+      EXPECT_EQ(fixed.edits.size(), 1u) << lang.detokenize(fixed.tokens)->text();
+      EXPECT_FALSE(stats.budget_spent);
+      EXPECT_GT(stats.tried, 0);
+      EXPECT_EQ(stats.rounds, static_cast<int>(fixed.edits.size()));
+      ++repaired;
+    }
+  }
+  EXPECT_GE(repaired, 8);
+}
+
+TEST_P(RepairByLanguage, IsTheSameOnOneThreadAndTwo) {
+  const Language& lang = language_by_name(GetParam());
+  const auto programs = sampled(lang, 2, 5);
+  const Behaviour b = program_behaviour(*programs[0], lang.default_domain(), 2000);
+  // Start from another program: several rounds of edits, none reaching full agreement necessarily.
+  const Candidate start = Candidate::proposed(programs[1]->tokens(), 0.0, "start");
+  const Candidate one = repair_candidate(lang, start, b, {300, 60, 1});
+  const Candidate two = repair_candidate(lang, start, b, {300, 60, 2});
+  EXPECT_EQ(one.tokens, two.tokens);
+  ASSERT_EQ(one.edits.size(), two.edits.size());
+  for (size_t k = 0; k < one.edits.size(); ++k) EXPECT_EQ(one.edits[k].describe(), two.edits[k].describe());
+  const Agreement before = program_agreement(*programs[1], b);
+  EXPECT_FALSE(one.edits.empty()) << "the check needs a start that some edit improves";
+  EXPECT_GT(one.agreement.positions, before.positions);
+}
+
+TEST_P(RepairByLanguage, KeepsOnlyEditsThatRaiseAgreementAndStopsWhenNoneDoes) {
+  const Language& lang = language_by_name(GetParam());
+  const auto programs = sampled(lang, 2, 5);
+  const Behaviour b = program_behaviour(*programs[0], lang.default_domain(), 2000);
+  RepairStats stats;
+  const Candidate out = repair_candidate(lang, Candidate::proposed(programs[1]->tokens(), 0.0, "start"), b, {1'000'000, 600, 2}, &stats);
+  EXPECT_FALSE(stats.budget_spent) << "stopped because no single edit helps, not by the budget";
+  ASSERT_FALSE(out.edits.empty());
+  // Replaying the edits one by one: each raises the number of agreeing positions.
+  std::vector<std::string> tokens = programs[1]->tokens();
+  int64_t agree = program_agreement(*programs[1], b).positions;
+  for (const Edit& e : out.edits) {
+    ASSERT_LT(e.position, tokens.size());
+    EXPECT_EQ(tokens[e.position], e.from);
+    tokens[e.position] = e.to;
+    const auto p = lang.detokenize(tokens);
+    tokens = p->tokens();
+    const int64_t now = program_agreement(*p, b).positions;
+    EXPECT_GT(now, agree) << e.describe();
+    agree = now;
+  }
+  EXPECT_EQ(tokens, out.tokens);
+  EXPECT_EQ(agree, out.agreement.positions);
+}
+
+INSTANTIATE_TEST_SUITE_P(Languages, RepairByLanguage, ::testing::Values("rasp", "python"));
+
+TEST(Repair, StopsAtItsEditBudgetAndSaysSo) {
+  const Language& lang = language_by_name("rasp");
+  const Behaviour b = program_behaviour(*classic("sort_unique"), lang.default_domain());
+  RepairStats stats;
+  const Candidate out = repair_candidate(lang, Candidate::proposed(classic("reverse")->tokens(), 0.0, "reverse"), b, {5, 60, 2}, &stats);
+  EXPECT_LE(stats.tried, 5);
+  EXPECT_TRUE(stats.budget_spent);
+  EXPECT_LE(out.edits.size(), 1u);
+  // A candidate that does not parse comes back as it was.
+  const Candidate bad = repair_candidate(lang, Candidate::proposed({"not", "a", "program"}, 0.0, "bad"), b, {100, 60, 1}, &stats);
+  EXPECT_FALSE(bad.parses);
+  EXPECT_TRUE(bad.edits.empty());
+}
+
+}  // namespace mm
