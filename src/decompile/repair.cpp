@@ -125,7 +125,7 @@ std::vector<Candidate> repair_best(const Language& lang, const std::vector<Candi
     total.budget_spent = total.budget_spent || s.budget_spent;
   }
   if (stats) *stats = total;
-  return rank_candidates(lang, std::move(out), b, threads);
+  return rerank_candidates(std::move(out));  // the repaired ones recounted, the others as ranked
 }
 
 }  // namespace mm

@@ -43,7 +43,7 @@ Candidate repair_candidate(const Language& lang, const Candidate& start, const B
                            const RepairOptions& options, RepairStats* stats = nullptr);
 
 // Repairs each of the first `count` candidates of a ranked list, the budget split evenly between them, and
-// returns the list re-ranked (see rank_candidates). `stats` sums over the repairs.
+// returns the list re-ranked (rerank_candidates: no candidate runs again). `stats` sums over the repairs.
 std::vector<Candidate> repair_best(const Language& lang, const std::vector<Candidate>& ranked, int count,
                                    const Behaviour& behaviour, const RepairOptions& options, int threads,
                                    RepairStats* stats = nullptr);

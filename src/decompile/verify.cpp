@@ -3,7 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <map>
+#include <set>
 
 #include "core/error.h"
 #include "core/parallel.h"
@@ -19,6 +19,35 @@ std::vector<Input> shuffled(std::vector<Input> inputs) {
   Rng rng(kVerificationSeed);
   for (size_t i = inputs.size(); i > 1; --i) std::swap(inputs[i - 1], inputs[rng.index(i)]);
   return inputs;
+}
+
+// A behaviour with its inputs chosen and no outputs yet.
+Behaviour behaviour_inputs(const InputDomain& domain, uint64_t max_inputs) {
+  Behaviour b;
+  b.inputs = shuffled(verification_inputs(domain, max_inputs));
+  b.whole_domain = domain.size() <= max_inputs;
+  return b;
+}
+
+// One candidate per program (they must be canonical): in likelihood order, the likelier of two kept.
+std::vector<Candidate> drop_duplicates(std::vector<Candidate> candidates) {
+  std::stable_sort(candidates.begin(), candidates.end(),
+                   [](const Candidate& x, const Candidate& y) { return x.logprob > y.logprob; });
+  std::vector<Candidate> distinct;
+  std::set<std::vector<std::string>> seen;
+  for (Candidate& c : candidates)
+    if (seen.insert(c.tokens).second) distinct.push_back(std::move(c));
+  return distinct;
+}
+
+// Best first by counted agreement (see rank_candidates).
+void sort_best_first(std::vector<Candidate>& candidates) {
+  std::stable_sort(candidates.begin(), candidates.end(), [](const Candidate& x, const Candidate& y) {
+    if (x.parses != y.parses) return x.parses;
+    if (x.agreement.positions != y.agreement.positions) return x.agreement.positions > y.agreement.positions;
+    if (x.agreement.sequences != y.agreement.sequences) return x.agreement.sequences > y.agreement.sequences;
+    return x.logprob > y.logprob;
+  });
 }
 
 std::string thousands(int64_t n) {
@@ -41,18 +70,14 @@ std::vector<Input> verification_inputs(const InputDomain& domain, uint64_t max_i
 }
 
 Behaviour model_behaviour(const SubjectModel& model, uint64_t max_inputs, int threads) {
-  Behaviour b;
-  b.inputs = shuffled(verification_inputs(model.domain, max_inputs));
-  b.whole_domain = model.domain.size() <= max_inputs;
+  Behaviour b = behaviour_inputs(model.domain, max_inputs);
   b.outputs.resize(b.inputs.size());
   parallel_for(b.inputs.size(), threads, [&](size_t i) { b.outputs[i] = subject_predict(model, b.inputs[i]); });
   return b;
 }
 
 Behaviour program_behaviour(const Program& program, const InputDomain& domain, uint64_t max_inputs) {
-  Behaviour b;
-  b.inputs = shuffled(verification_inputs(domain, max_inputs));
-  b.whole_domain = domain.size() <= max_inputs;
+  Behaviour b = behaviour_inputs(domain, max_inputs);
   b.outputs = run_on(program, b.inputs);
   return b;
 }
@@ -88,22 +113,18 @@ std::vector<Candidate> rank_candidates(const Language& lang, std::vector<Candida
       c.parses = false;
     }
   }
-  std::stable_sort(candidates.begin(), candidates.end(),
-                   [](const Candidate& x, const Candidate& y) { return x.logprob > y.logprob; });
-  std::vector<Candidate> distinct;
-  std::map<std::vector<std::string>, bool> seen;
-  for (Candidate& c : candidates)
-    if (seen.emplace(c.tokens, true).second) distinct.push_back(std::move(c));
+  std::vector<Candidate> distinct = drop_duplicates(std::move(candidates));
   parallel_for(distinct.size(), threads, [&](size_t i) {
     Candidate& c = distinct[i];
     c.agreement = c.parses ? program_agreement(*lang.detokenize(c.tokens), b) : Agreement{};
   });
-  std::stable_sort(distinct.begin(), distinct.end(), [](const Candidate& x, const Candidate& y) {
-    if (x.parses != y.parses) return x.parses;
-    if (x.agreement.positions != y.agreement.positions) return x.agreement.positions > y.agreement.positions;
-    if (x.agreement.sequences != y.agreement.sequences) return x.agreement.sequences > y.agreement.sequences;
-    return x.logprob > y.logprob;
-  });
+  sort_best_first(distinct);
+  return distinct;
+}
+
+std::vector<Candidate> rerank_candidates(std::vector<Candidate> candidates) {
+  std::vector<Candidate> distinct = drop_duplicates(std::move(candidates));
+  sort_best_first(distinct);
   return distinct;
 }
 

@@ -71,6 +71,10 @@ struct Candidate {
 std::vector<Candidate> rank_candidates(const Language& lang, std::vector<Candidate> candidates,
                                        const Behaviour& behaviour, int threads = 1);
 
+// The same order for candidates already ranked against `behaviour` and since changed (repaired: canonical
+// tokens, agreement recounted): nothing is run again.
+std::vector<Candidate> rerank_candidates(std::vector<Candidate> candidates);
+
 // "97.3% of positions, 91.2% of sequences, on 3,905 inputs (the whole domain)".
 std::string describe_fidelity(const Agreement& agreement, const Behaviour& behaviour);
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
 
 #include "core/error.h"
@@ -129,8 +130,7 @@ std::vector<Decoded> sample_programs(Mapper& mapper, const Memory& memory, int n
   };
   std::vector<Row> alive;
   for (int i = 0; i < n; ++i) alive.push_back({i, {}, 1, 0.0});
-  std::vector<Decoded> finished(static_cast<size_t>(n));
-  std::vector<bool> done(static_cast<size_t>(n), false);
+  std::vector<std::optional<Decoded>> finished(static_cast<size_t>(n));  // by draw
   DecoderState state = mapper->start(memory);  // a memory of batch 1 serves every row
   for (int len = 1; len <= mapper->config().max_tokens && !alive.empty(); ++len) {
     const int64_t B = static_cast<int64_t>(alive.size());
@@ -151,8 +151,7 @@ std::vector<Decoded> sample_programs(Mapper& mapper, const Memory& memory, int n
       const int id = a.ids[pick];
       r.logprob += a.logprobs[pick];
       if (id == 2) {
-        finished[static_cast<size_t>(r.index)] = {r.tokens, r.logprob, "sample " + std::to_string(r.index + 1)};
-        done[static_cast<size_t>(r.index)] = true;
+        finished[static_cast<size_t>(r.index)] = Decoded{r.tokens, r.logprob, "sample " + std::to_string(r.index + 1)};
         continue;
       }
       r.tokens.push_back(vocab[static_cast<size_t>(id)]);
@@ -165,8 +164,8 @@ std::vector<Decoded> sample_programs(Mapper& mapper, const Memory& memory, int n
       state.reorder(torch::tensor(kept, torch::kInt64).to(device));
   }
   std::vector<Decoded> out;
-  for (int i = 0; i < n; ++i)
-    if (done[static_cast<size_t>(i)]) out.push_back(std::move(finished[static_cast<size_t>(i)]));
+  for (auto& d : finished)
+    if (d) out.push_back(std::move(*d));
   return out;
 }
 

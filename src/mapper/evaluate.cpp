@@ -125,21 +125,19 @@ EvalReport evaluate_mapper(const EvalOptions& o, std::ostream& log) {
     auto score = [&](const std::vector<std::string>& tokens) {
       return score_program(lang, tokens, e.tokens, inputs, it->second, predicted, bpe.get());
     };
-    const Answers m = answer(mapper, subject, o, behaviour.get(), behaviour_seconds, threads, device);
-    for (size_t k = 0; k < r.methods.size(); ++k) {
-      const ProgramScore s = score(m.tokens[k]);
-      for (const auto& row : rows) r.methods[k].mapper[row].add(s);
-      r.methods[k].seconds_per_view += m.seconds[k];
-    }
-    r.methods.back().repair_edits_tried += m.repair_edits;
-    if (floor) {
-      const Answers f = answer(floor, subject, o, behaviour.get(), behaviour_seconds, threads, device);
+    // Each method's answer scored into its table: the mapper's, or the floor's.
+    auto tally = [&](const Answers& a, bool is_floor) {
       for (size_t k = 0; k < r.methods.size(); ++k) {
-        const ProgramScore s = score(f.tokens[k]);
-        for (const auto& row : rows) r.methods[k].floor[row].add(s);
-        r.methods[k].floor_seconds_per_view += f.seconds[k];
+        MethodReport& method = r.methods[k];
+        const ProgramScore s = score(a.tokens[k]);
+        for (const auto& row : rows) (is_floor ? method.floor : method.mapper)[row].add(s);
+        (is_floor ? method.floor_seconds_per_view : method.seconds_per_view) += a.seconds[k];
       }
-    }
+    };
+    const Answers m = answer(mapper, subject, o, behaviour.get(), behaviour_seconds, threads, device);
+    tally(m, false);
+    r.methods.back().repair_edits_tried += m.repair_edits;
+    if (floor) tally(answer(floor, subject, o, behaviour.get(), behaviour_seconds, threads, device), true);
     progress.update(++done);
   }
   progress.finish();
