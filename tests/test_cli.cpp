@@ -118,6 +118,19 @@ TEST(Cli, HelpOnEveryCommandShowsEveryFlagAndDefault) {
   EXPECT_NE(modelmap("detokenize --help").out.find("--tokens"), std::string::npos);
 }
 
+TEST(Cli, CompileWritesAModelThatPredictsTheProgram) {
+  const std::string out = test::temp_path(".safetensors");
+  const test::Ran c = modelmap("compile --program " + kCases + "/rasp/sort_unique.py -o " + out);
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_NE(c.err.find("18555 of 18555 positions agree"), std::string::npos) << c.err;
+  for (const char* input : {"[3, 1, 4, 0]", "[2, 0, 1]", "[4]"}) {
+    const test::Ran p = modelmap("predict --model " + out + " --input '" + input + "'");
+    const test::Ran r = modelmap("run --program " + kCases + "/rasp/sort_unique.py --input '" + input + "'");
+    EXPECT_EQ(p.out, r.out) << input << p.err;
+  }
+  std::remove(out.c_str());
+}
+
 // Every class of bad input: exit 2, one line on stderr naming the problem, nothing on stdout.
 TEST(Cli, BadInputGetsOneLineAndExitCodeTwo) {
   const std::string bad_parse = test::temp_path(".py");
@@ -133,6 +146,10 @@ TEST(Cli, BadInputGetsOneLineAndExitCodeTwo) {
   const std::string binary = test::temp_path(".bin");
   test::write_file(binary, std::string("\x00\xff\xfe garbage", 11));
   const std::string reverse = kCases + "/rasp/reverse.py";
+  const std::string averages = test::temp_path(".py");  // a categorical Aggregate of differing values
+  test::write_file(averages, "from tracr.rasp import rasp\nv1 = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.LT)\n"
+                             "v2 = rasp.Aggregate(v1, rasp.tokens)\nprogram = v2\n");
+  const std::string out_model = test::temp_path(".safetensors");
   struct Case {
     std::string args;
     std::string part;  // what the message must mention
@@ -160,6 +177,10 @@ TEST(Cli, BadInputGetsOneLineAndExitCodeTwo) {
       {"sample --min-value 5 --max-value 1", "maximum value"},
       {"sample --min-size 5 --max-size 2", "size range"},
       {"run --program " + reverse, "--input"},
+      {"compile --program " + averages + " -o " + out_model, "v2: a categorical Aggregate averages differing values"},
+      {"compile --program " + bad_fn + " -o " + out_model, "unknown map function"},
+      {"compile --program " + reverse, "--out"},
+      {"compile --program " + reverse + " -o " + out_model + " --max-len 9 --max-value 9", "enumerates it"},
       {"explode", "explode"},
       {"", "subcommand"},
   };
@@ -171,7 +192,7 @@ TEST(Cli, BadInputGetsOneLineAndExitCodeTwo) {
     EXPECT_NE(r.err.find(c.part), std::string::npos) << c.args << "\n" << r.err;
     EXPECT_TRUE(r.out.empty()) << c.args << "\n" << r.out;
   }
-  for (const auto& p : {bad_parse, bad_fn, bad_py, raises, binary}) std::remove(p.c_str());
+  for (const auto& p : {bad_parse, bad_fn, bad_py, raises, binary, averages, out_model}) std::remove(p.c_str());
 }
 
 }  // namespace mm

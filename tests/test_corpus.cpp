@@ -365,6 +365,32 @@ TEST_F(CorpusFiles, ThePaperPresetMixesSizesAndEveryViewStillPredicts) {
   for (int64_t id : c->view_ids()) EXPECT_GE(view_accuracy(*c, id, lang, domain), 0.95) << "view " << id;
 }
 
+TEST_F(CorpusFiles, ACompiledBuildStoresExactModelsAndTheirRotatedViews) {
+  const std::string path = corpus_path("compiled");
+  const std::string args = "corpus build --origin compiled --from " + kCases + "/corpus_rasp.jsonl --views 2 --out " + path;
+  const test::Ran r = modelmap(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("compiled 6 (exact on every input: 6)"), std::string::npos) << r.out;
+  auto c = Corpus::open(path, false, true);
+  Statement q(c->db(), "SELECT count(*) FROM models WHERE origin = 'compiled' AND preset = 'compiled' AND status = 'compiled'");
+  ASSERT_TRUE(q.step());
+  EXPECT_EQ(q.int64(0), 6);
+  const Language& lang = language_by_name("rasp");
+  const std::vector<Input> domain = lang.default_domain().enumerate(10000);
+  for (int64_t id : c->view_ids()) {
+    EXPECT_EQ(view_accuracy(*c, id, lang, domain), 1.0) << "view " << id;
+    const auto v = c->view(id);
+    const SubjectModel m = subject_from_safetensors(safetensors_decode(v->weights, "blob"), "blob");
+    EXPECT_EQ(m.arch.block, "compiled");
+    EXPECT_EQ(m.info.count("residual_rotation"), v->ordinal == 0 ? 0u : 1u);
+  }
+  const test::Ran again = modelmap(args);
+  EXPECT_NE(again.out.find("6 already built"), std::string::npos) << again.out;
+  const test::Ran python = modelmap("corpus build --origin compiled --lang python --programs 2 --out " + path);
+  EXPECT_EQ(python.exit_code, 2);
+  EXPECT_NE(python.err.find("the compiler reads RASP"), std::string::npos) << python.err;
+}
+
 TEST_F(CorpusFiles, FilesThatAreNotCorporaAreRefused) {
   const std::string text = test::temp_path(".sqlite");
   test::write_file(text, "this is not a database, just text that is long enough to have a header......\n");

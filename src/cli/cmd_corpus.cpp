@@ -49,8 +49,11 @@ Command add_build(CLI::App& corpus) {
   };
   auto o = std::make_shared<Options>();
   o->c.train = TrainConfig{};
-  CLI::App* app = corpus.add_subcommand("build", "train a subject model for each program and store it (resumable)");
+  CLI::App* app = corpus.add_subcommand("build", "train (or compile) a subject model for each program and store it (resumable)");
   add_language_flag(*app, o->c.language);
+  app->add_option("--origin", o->c.origin, "trained: train a model per program; compiled: compile each RASP program "
+                                           "(views: the model, then rotations of its residual basis)")
+      ->check(CLI::IsMember({"trained", "compiled"}));
   app->add_option("--out", o->out, "corpus file (created if missing; an existing one is resumed)")->required();
   app->add_option("--programs", o->c.programs, "distinct programs to sample")->check(CLI::Range(int64_t{1}, int64_t{10'000'000}));
   app->add_option("--from", o->c.from, "train on the programs of this JSON-lines file ({\"source\": ...} per line, as `sample --jsonl` prints) instead");

@@ -22,6 +22,7 @@ struct Command {
 Command add_sample_command(CLI::App& root);
 Command add_run_command(CLI::App& root);
 Command add_tokens_command(CLI::App& root);
+Command add_compile_command(CLI::App& root);
 Command add_detokenize_command(CLI::App& root);
 // `corpus` and its subcommands (appended to `subcommands`); the returned command itself has no action.
 Command add_corpus_command(CLI::App& root, std::vector<Command>& subcommands);

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
       mm::cli::add_tokens_command(app),
       mm::cli::add_detokenize_command(app),
       mm::cli::add_predict_command(app),
+      mm::cli::add_compile_command(app),
       mm::cli::add_decompile_command(app),
       mm::cli::add_eval_command(app),
   };

@@ -29,6 +29,20 @@ int run_corpus_build(const BuildConfig& c, const std::string& out) {
   std::signal(SIGTERM, on_signal);
   const BuildSummary s = corpus_build(*corpus, c, [] { return g_stop.load(); },
                                       [](const std::string& note) { std::cerr << note << "\n"; });
+  if (c.origin == "compiled") {
+    std::printf("%s: %lld programs listed, %lld in this shard, %lld already built, %lld refused by the compiler; "
+                "compiled %lld (exact on every input: %lld) in %.1f s of compiling",
+                out.c_str(), static_cast<long long>(s.listed), static_cast<long long>(s.in_shard),
+                static_cast<long long>(s.already), static_cast<long long>(s.refused), static_cast<long long>(s.trained),
+                static_cast<long long>(s.learned), s.stats.seconds);
+    if (s.stats.seconds > 0) std::printf(", %.0f models/s", s.trained / s.stats.seconds);
+    std::printf("\n");
+    if (s.interrupted) {
+      std::fprintf(stderr, "modelmap: interrupted; rerun the same command to resume\n");
+      return 130;
+    }
+    return 0;
+  }
   std::printf("%s: %lld programs listed, %lld in this shard, %lld already built, %lld refused; trained %lld "
               "(learned %lld, not learned %lld) in %.1f s",
               out.c_str(), static_cast<long long>(s.listed), static_cast<long long>(s.in_shard),

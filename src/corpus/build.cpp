@@ -80,17 +80,17 @@ BuildSummary corpus_build(Corpus& corpus, const BuildConfig& config, const std::
   if (config.shard_count < 1 || config.shard_index < 0 || config.shard_index >= config.shard_count)
     throw Error("--shard must be i/N with 0 <= i < N");
   config.domain.validate();
+  if (config.origin != "trained" && config.origin != "compiled") throw Error("--origin must be trained or compiled");
+  if (config.origin == "compiled" && config.language != "rasp")
+    throw Error("--origin compiled: the compiler reads RASP programs (use --lang rasp)");
   BuildSummary summary;
   const auto list = build_program_list(config);
   summary.listed = static_cast<int64_t>(list.size());
 
   // This shard's programs, recorded up front (cheap, and it fixes their ids in list order).
-  struct Pending {
-    int64_t program_id;
-    std::string hash;
-    std::shared_ptr<const Program> program;
-  };
-  std::vector<Pending> pending;
+  const bool compiled = config.origin == "compiled";
+  const std::string preset = compiled ? "compiled" : config.size.preset;
+  std::vector<PendingProgram> pending;
   {
     Db::Transaction t(corpus.db());
     for (size_t i = 0; i < list.size(); ++i) {
@@ -98,7 +98,7 @@ BuildSummary corpus_build(Corpus& corpus, const BuildConfig& config, const std::
       ++summary.in_shard;
       const std::string tokens = join(list[i]->tokens());
       const int64_t id = corpus.add_program(config.language, list[i]->text(), tokens);
-      if (corpus.has_model(id, "trained", config.size.preset)) {
+      if (corpus.has_model(id, config.origin, preset)) {
         ++summary.already;
         continue;
       }
@@ -106,11 +106,15 @@ BuildSummary corpus_build(Corpus& corpus, const BuildConfig& config, const std::
     }
     t.commit();
   }
+  if (compiled) {
+    build_compiled(corpus, config, pending, summary, stop, log);
+    return summary;
+  }
 
   // Jobs, grouped by architecture (the paper preset mixes sizes; one batch trains one shape).
   std::map<std::string, std::vector<SubjectJob>> groups;
   std::vector<std::string> group_order;
-  for (const Pending& p : pending) {
+  for (const PendingProgram& p : pending) {
     const uint64_t seed = fnv1a64(p.hash + "/" + std::to_string(config.seed)) & static_cast<uint64_t>(INT64_MAX);
     try {
       SubjectJob job = make_subject_job(p.program_id, p.program, config.language, config.domain, config.size,

@@ -13,6 +13,7 @@
 namespace mm {
 
 struct BuildConfig {
+  std::string origin = "trained";  // "trained" (train a model per program) or "compiled" (src/compile; RASP)
   std::string language = "rasp";
   int64_t programs = 100;     // how many distinct programs to sample (ignored with `from`)
   std::string from;           // a JSON-lines file of {"source": ...} to train on instead
@@ -35,6 +36,13 @@ struct BuildSummary {
   TrainStats stats;
 };
 
+// A program of this shard that has no model yet.
+struct PendingProgram {
+  int64_t program_id;
+  std::string hash;
+  std::shared_ptr<const Program> program;
+};
+
 // The program list of a build, in order, deduplicated by canonical tokens.
 std::vector<std::shared_ptr<const Program>> build_program_list(const BuildConfig& config);
 
@@ -42,5 +50,13 @@ std::vector<std::shared_ptr<const Program>> build_program_list(const BuildConfig
 // programs); `stop` is polled between training steps.
 BuildSummary corpus_build(Corpus& corpus, const BuildConfig& config, const std::function<bool()>& stop,
                           const std::function<void(const std::string&)>& log);
+
+// --origin compiled (build_compiled.cpp): each pending program compiled, checked against the evaluator on
+// every input, and stored with train.views views (the model, then rotations of its residual basis) under
+// origin and preset "compiled", status "compiled" (or "inexact" if the check failed: a compiler bug).
+// Counts into `summary`: refused = outside the compiler's subset, trained = compiled, learned = exact.
+void build_compiled(Corpus& corpus, const BuildConfig& config, const std::vector<PendingProgram>& pending,
+                    BuildSummary& summary, const std::function<bool()>& stop,
+                    const std::function<void(const std::string&)>& log);
 
 }  // namespace mm

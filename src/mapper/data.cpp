@@ -16,7 +16,7 @@ namespace {
 
 constexpr const char* kLearnedViews =
     "FROM views v JOIN models m ON m.id = v.model_id JOIN programs p ON p.id = m.program_id "
-    "WHERE m.status = 'learned' AND p.language = ?";
+    "WHERE m.status IN ('learned', 'compiled') AND p.language = ?";
 
 SubjectModel subject_of_view(const std::string& weights, int64_t view_id) {
   const std::string what = "view " + std::to_string(view_id);
@@ -27,7 +27,7 @@ SubjectModel subject_of_view(const std::string& weights, int64_t view_id) {
 
 std::string corpus_language(Corpus& corpus) {
   Statement q(corpus.db(), "SELECT DISTINCT p.language FROM programs p JOIN models m ON m.program_id = p.id "
-                           "WHERE m.status = 'learned'");
+                           "WHERE m.status IN ('learned', 'compiled')");
   std::vector<std::string> langs;
   while (q.step()) langs.push_back(q.text(0));
   if (langs.empty()) throw Error("'" + corpus.path() + "' holds no learned models");

@@ -14,9 +14,12 @@ namespace {
 
 const Tensor& w(const SubjectModel& m, const std::string& name) { return m.weights.at(name); }
 
+// A LayerNorm's parameter; null for a compiled subject, which has none (its reads are of the raw stream).
+const Tensor* ln(const SubjectModel& m, const std::string& name) { return m.arch.compiled() ? nullptr : &w(m, name); }
+
 // The embedding-time residual of every (token id, position) pair of the spec's grid, through the
-// LayerNorm (gain, bias): (pairs, d); `valid[r]` says whether the subject has that pair.
-std::vector<float> residual_grid(const SubjectModel& m, const FeatureSpec& spec, const Tensor& gain, const Tensor& bias,
+// LayerNorm (gain, bias) where there is one: (pairs, d); `valid[r]` says whether the subject has that pair.
+std::vector<float> residual_grid(const SubjectModel& m, const FeatureSpec& spec, const Tensor* gain, const Tensor* bias,
                                  std::vector<bool>& valid) {
   const int d = m.arch.d_model;
   const Tensor& tok = w(m, "embed.tokens");      // (vocab, d)
@@ -37,8 +40,9 @@ std::vector<float> residual_grid(const SubjectModel& m, const FeatureSpec& spec,
       for (int i = 0; i < d; ++i) var += (e[static_cast<size_t>(i)] - mean) * (e[static_cast<size_t>(i)] - mean);
       const double inv = 1.0 / std::sqrt(var / d + 1e-5);
       for (int i = 0; i < d; ++i)
-        r[row * d + i] = static_cast<float>((e[static_cast<size_t>(i)] - mean) * inv * gain.data[static_cast<size_t>(i)] +
-                                            bias.data[static_cast<size_t>(i)]);
+        r[row * d + i] = gain ? static_cast<float>((e[static_cast<size_t>(i)] - mean) * inv * gain->data[static_cast<size_t>(i)] +
+                                                   bias->data[static_cast<size_t>(i)])
+                              : static_cast<float>(e[static_cast<size_t>(i)]);
     }
   return r;
 }
@@ -59,11 +63,12 @@ std::vector<float> project(const std::vector<float>& x, int n, int in, const Ten
 // The unembedding seen from the residual stream: diag(final LN gain) * head.weight, (d, classes).
 std::vector<float> unembedding(const SubjectModel& m) {
   const int d = m.arch.d_model, c = m.arch.n_classes;
-  const Tensor& g = w(m, "ln_f.weight");
+  const Tensor* g = ln(m, "ln_f.weight");
   const Tensor& head = w(m, "head.weight");
   std::vector<float> u(static_cast<size_t>(d) * c);
   for (int i = 0; i < d; ++i)
-    for (int k = 0; k < c; ++k) u[static_cast<size_t>(i) * c + k] = g.data[static_cast<size_t>(i)] * head.data[static_cast<size_t>(i) * c + k];
+    for (int k = 0; k < c; ++k)
+      u[static_cast<size_t>(i) * c + k] = (g ? g->data[static_cast<size_t>(i)] : 1.0f) * head.data[static_cast<size_t>(i) * c + k];
   return u;
 }
 
@@ -172,21 +177,22 @@ InvariantInput invariant_input(const SubjectModel& m, const FeatureSpec& spec) {
   const int d = m.arch.d_model, H = m.arch.n_heads, dh = m.arch.d_head(), f = m.arch.d_mlp();
   const int P = spec.pairs(), C = m.arch.n_classes, Cmax = spec.classes;
   const std::vector<float> u = unembedding(m);  // (d, C)
-  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+  const int wa = m.arch.d_attn();  // all heads' width: d for a trained subject
+  const float scale = m.arch.compiled() ? 1.0f : 1.0f / std::sqrt(static_cast<float>(dh));
   InvariantInput in;
   in.n_layers = m.arch.n_layers;
   std::vector<bool> valid;
   for (int l = 0; l < m.arch.n_layers; ++l) {
     const std::string p = "blocks." + std::to_string(l) + ".";
     // Attention: one token per head.
-    const std::vector<float> r1 = residual_grid(m, spec, w(m, p + "ln1.weight"), w(m, p + "ln1.bias"), valid);  // (P, d)
-    const Tensor& qkv = w(m, p + "attn.qkv.weight");  // (d, 3d)
-    const Tensor& qkv_b = w(m, p + "attn.qkv.bias");  // (3d)
-    const Tensor& wo = w(m, p + "attn.out.weight");   // (d, d): rows are the heads' outputs, concatenated
+    const std::vector<float> r1 = residual_grid(m, spec, ln(m, p + "ln1.weight"), ln(m, p + "ln1.bias"), valid);  // (P, d)
+    const Tensor& qkv = w(m, p + "attn.qkv.weight");  // (d, 3 wa)
+    const Tensor& qkv_b = w(m, p + "attn.qkv.bias");  // (3 wa)
+    const Tensor& wo = w(m, p + "attn.out.weight");   // (wa, d): rows are the heads' outputs, concatenated
     for (int h = 0; h < H; ++h) {
       const std::vector<float> q = project(r1, P, d, qkv, &qkv_b, h * dh, dh);          // (P, dh)
-      const std::vector<float> k = project(r1, P, d, qkv, &qkv_b, d + h * dh, dh);      // (P, dh)
-      const std::vector<float> v = project(r1, P, d, qkv, &qkv_b, 2 * d + h * dh, dh);  // (P, dh)
+      const std::vector<float> k = project(r1, P, d, qkv, &qkv_b, wa + h * dh, dh);      // (P, dh)
+      const std::vector<float> v = project(r1, P, d, qkv, &qkv_b, 2 * wa + h * dh, dh);  // (P, dh)
       std::vector<float> tok(static_cast<size_t>(spec.head_features()), 0.f);
       for (int a = 0; a < P; ++a)
         for (int b = 0; b < P; ++b) {
@@ -210,7 +216,7 @@ InvariantInput invariant_input(const SubjectModel& m, const FeatureSpec& spec) {
       in.head_layer.push_back(l);
     }
     // MLP: one feature vector per hidden unit (read through R, its bias, write through Wu).
-    const std::vector<float> r2 = residual_grid(m, spec, w(m, p + "ln2.weight"), w(m, p + "ln2.bias"), valid);
+    const std::vector<float> r2 = residual_grid(m, spec, ln(m, p + "ln2.weight"), ln(m, p + "ln2.bias"), valid);
     const Tensor& fc = w(m, p + "mlp.fc.weight");      // (d, f)
     const Tensor& fc_b = w(m, p + "mlp.fc.bias");      // (f)
     const Tensor& proj = w(m, p + "mlp.proj.weight");  // (f, d)
@@ -228,7 +234,7 @@ InvariantInput invariant_input(const SubjectModel& m, const FeatureSpec& spec) {
     }
   }
   // The direct path: embeddings through the final LayerNorm straight into the head.
-  const std::vector<float> rf = residual_grid(m, spec, w(m, "ln_f.weight"), w(m, "ln_f.bias"), valid);
+  const std::vector<float> rf = residual_grid(m, spec, ln(m, "ln_f.weight"), ln(m, "ln_f.bias"), valid);
   in.direct.assign(static_cast<size_t>(spec.direct_features()), 0.f);
   const Tensor& head = w(m, "head.weight");
   const Tensor& head_b = w(m, "head.bias");

@@ -58,10 +58,8 @@ struct Workspace {
   std::vector<Value> selected;                      // one Aggregate row
 };
 
-}  // namespace
-
-std::vector<Value> evaluate(const Program& program, std::span<const int64_t> input) {
-  thread_local Workspace ws;
+// Runs every statement the output needs into ws (sops and sels; needed[s] says which were run).
+void run_statements(const Program& program, std::span<const int64_t> input, Workspace& ws) {
   const size_t n = input.size();
   const auto& fns = map_functions();
   const auto& st = program.statements;
@@ -169,7 +167,28 @@ std::vector<Value> evaluate(const Program& program, std::span<const int64_t> inp
       }
     }
   }
-  return sops[static_cast<size_t>(program.output)];
+}
+
+}  // namespace
+
+std::vector<Value> evaluate(const Program& program, std::span<const int64_t> input) {
+  thread_local Workspace ws;
+  run_statements(program, input, ws);
+  return ws.sops[static_cast<size_t>(program.output)];
+}
+
+Trace trace(const Program& program, std::span<const int64_t> input) {
+  thread_local Workspace ws;
+  run_statements(program, input, ws);
+  Trace t;
+  t.sops.resize(program.statements.size());
+  t.selectors.resize(program.statements.size());
+  for (size_t s = 0; s < program.statements.size(); ++s) {
+    if (!ws.needed[s]) continue;
+    if (is_selector(program.statements[s].op)) t.selectors[s] = ws.sels[s];
+    else t.sops[s] = ws.sops[s];
+  }
+  return t;
 }
 
 }  // namespace mm::rasp

@@ -20,6 +20,15 @@ namespace mm::rasp {
 // overflow. Only statements the output depends on are evaluated, as in tracr.
 std::vector<Value> evaluate(const Program& program, std::span<const int64_t> input);
 
+// Every statement's value on one input, as evaluate computes it: what the compiler reads its value sets
+// and lookup tables off. Only statements the output needs are filled; the rest stay empty.
+struct Trace {
+  std::vector<std::vector<Value>> sops;               // (statements, n): an s-op's value per position
+  std::vector<std::vector<unsigned char>> selectors;  // (statements, n * n): a Select's [query * n + key]
+};
+// Throws EvalError as evaluate does.
+Trace trace(const Program& program, std::span<const int64_t> input);
+
 // The canonical text form (v1, v2, ... in definition order).
 std::string print(const Program& program);
 // Reads the text form with any whitespace, comments and variable names. Throws ParseError.

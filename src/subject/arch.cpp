@@ -12,13 +12,14 @@ namespace mm {
 
 bool SubjectArch::same_shape_except_classes(const SubjectArch& o) const {
   return d_model == o.d_model && n_layers == o.n_layers && n_heads == o.n_heads && vocab == o.vocab &&
-         max_len == o.max_len && block == o.block;
+         max_len == o.max_len && block == o.block && head_width == o.head_width && mlp_width == o.mlp_width;
 }
 
 std::string SubjectArch::to_json() const {
-  return nlohmann::json({{"d_model", d_model}, {"n_layers", n_layers}, {"n_heads", n_heads}, {"vocab", vocab},
-                         {"max_len", max_len}, {"n_classes", n_classes}, {"block", block}})
-      .dump();
+  nlohmann::json j = {{"d_model", d_model}, {"n_layers", n_layers}, {"n_heads", n_heads}, {"vocab", vocab},
+                      {"max_len", max_len}, {"n_classes", n_classes}, {"block", block}};
+  if (compiled()) j["head_width"] = head_width, j["mlp_width"] = mlp_width;
+  return j.dump();
 }
 
 SubjectArch SubjectArch::from_json(const std::string& text, const std::string& what) {
@@ -39,6 +40,10 @@ SubjectArch SubjectArch::from_json(const std::string& text, const std::string& w
   get("n_classes", a.n_classes);
   if (!j.contains("block") || !j["block"].is_string()) throw Error(what + ": architecture lacks 'block'");
   a.block = j["block"].get<std::string>();
+  if (a.compiled()) {
+    get("head_width", a.head_width);
+    get("mlp_width", a.mlp_width);
+  }
   try {
     a.validate();
   } catch (const Error& e) {
@@ -50,17 +55,43 @@ SubjectArch SubjectArch::from_json(const std::string& text, const std::string& w
 void SubjectArch::validate() const {
   if (d_model < 1 || d_model > 4096) throw Error("d_model must be in 1..4096");
   if (n_layers < 1 || n_layers > 64) throw Error("n_layers must be in 1..64");
-  if (n_heads < 1 || d_model % n_heads != 0) throw Error("n_heads must divide d_model");
+  if (block != "trained" && block != "compiled")
+    throw Error("unknown block kind '" + block + "' (this modelmap knows 'trained' and 'compiled')");
+  if (compiled()) {
+    if (n_heads < 1 || n_heads > 256) throw Error("n_heads must be in 1..256");
+    if (head_width < 1 || head_width > 100000) throw Error("head_width must be in 1..100000");
+    if (mlp_width < 1 || mlp_width > 1000000) throw Error("mlp_width must be in 1..1000000");
+  } else {
+    if (n_heads < 1 || d_model % n_heads != 0) throw Error("n_heads must divide d_model");
+    if (head_width != 0 || mlp_width != 0) throw Error("head_width and mlp_width are for compiled blocks only");
+  }
   if (vocab < 2 || vocab > 100000) throw Error("vocab must be in 2..100000");
   if (max_len < 1 || max_len > 4096) throw Error("max_len must be in 1..4096");
   if (n_classes < 1 || n_classes > 100000) throw Error("n_classes must be in 1..100000");
-  if (block != "trained") throw Error("unknown block kind '" + block + "'");
 }
 
 std::vector<ParamSpec> param_specs(const SubjectArch& a) {
   using I = ParamSpec::Init;
   const int64_t d = a.d_model, f = a.d_mlp();
   std::vector<ParamSpec> ps = {{"embed.tokens", {a.vocab, d}, I::Normal}, {"embed.positions", {a.max_len, d}, I::Normal}};
+  if (a.compiled()) {  // written by the compiler, never initialised: the Init fields are unused
+    const int64_t h = a.d_attn();
+    ps.push_back({"embed.bos", {d}, I::Zeros});
+    for (int l = 0; l < a.n_layers; ++l) {
+      const std::string p = "blocks." + std::to_string(l) + ".";
+      ps.push_back({p + "attn.qkv.weight", {d, 3 * h}, I::Zeros});  // columns: q heads, k heads, v heads
+      ps.push_back({p + "attn.qkv.bias", {3 * h}, I::Zeros});
+      ps.push_back({p + "attn.out.weight", {h, d}, I::Zeros});
+      ps.push_back({p + "attn.out.bias", {d}, I::Zeros});
+      ps.push_back({p + "mlp.fc.weight", {d, f}, I::Zeros});
+      ps.push_back({p + "mlp.fc.bias", {f}, I::Zeros});
+      ps.push_back({p + "mlp.proj.weight", {f, d}, I::Zeros});
+      ps.push_back({p + "mlp.proj.bias", {d}, I::Zeros});
+    }
+    ps.push_back({"head.weight", {d, a.n_classes}, I::Zeros});
+    ps.push_back({"head.bias", {a.n_classes}, I::Zeros});
+    return ps;
+  }
   for (int l = 0; l < a.n_layers; ++l) {
     const std::string p = "blocks." + std::to_string(l) + ".";
     ps.push_back({p + "ln1.weight", {d}, I::Ones});

@@ -1,7 +1,12 @@
-// The subject transformer's architecture: token + learned position embeddings, L pre-LayerNorm blocks of
-// unmasked multi-head self-attention (padding masked out) and a 4x-wide GELU MLP, a final LayerNorm, and
-// a per-position linear head over the program's output classes. This header only describes shapes and
-// sizes (no torch): the trainer, the reference forward pass and the file format all read it.
+// The subject transformer's architecture. Two block kinds share one file format and one parameter naming:
+//   "trained"  token + learned position embeddings, L pre-LayerNorm blocks of unmasked multi-head
+//              self-attention (padding masked out) and a 4x-wide GELU MLP, a final LayerNorm, and a
+//              per-position linear head over the program's output classes;
+//   "compiled" what src/compile writes: the same embeddings plus a beginning-of-sequence vector
+//              (embed.bos) every input is prefixed with, no LayerNorm, unscaled attention (the softmax
+//              sharpness is in W_Q), ReLU MLPs, and head and MLP widths of their own.
+// This header only describes shapes and sizes (no torch): the trainer, the reference forward pass and the
+// file format all read it.
 #pragma once
 
 #include <cstdint>
@@ -21,10 +26,14 @@ struct SubjectArch {
   int vocab = 6;      // input ids: 0 = PAD, 1 + (value - value_min) for each input value
   int max_len = 5;    // positions
   int n_classes = 2;  // output classes
-  std::string block = "trained";  // block kind: "trained" (pre-LN, GELU); the compiler adds its own
+  std::string block = "trained";  // block kind: "trained" (pre-LN, GELU) or "compiled" (see above)
+  int head_width = 0;  // compiled only: width of one head (trained: d_model / n_heads)
+  int mlp_width = 0;   // compiled only: MLP hidden width (trained: 4 * d_model)
 
-  int d_mlp() const { return 4 * d_model; }
-  int d_head() const { return d_model / n_heads; }
+  bool compiled() const { return block == "compiled"; }
+  int d_mlp() const { return mlp_width > 0 ? mlp_width : 4 * d_model; }
+  int d_head() const { return head_width > 0 ? head_width : d_model / n_heads; }
+  int d_attn() const { return n_heads * d_head(); }  // width of all heads together
   bool same_shape_except_classes(const SubjectArch& o) const;
   std::string to_json() const;
   static SubjectArch from_json(const std::string& text, const std::string& what);  // throws mm::Error

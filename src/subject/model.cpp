@@ -130,8 +130,72 @@ SubjectModel subject_from_safetensors(const SafeTensors& st, const std::string& 
   return m;
 }
 
+namespace {
+
+// One head's unmasked softmax attention for every query row of qkv (rows, 3 * width-of-all-heads): the
+// output columns [head * dh, (head + 1) * dh) of att (rows, H * dh).
+void attend(const std::vector<float>& qkv, int rows, int H, int dh, int head, float scale, std::vector<float>& att) {
+  const int w = H * dh;
+  std::vector<float> s(static_cast<size_t>(rows));
+  for (int q = 0; q < rows; ++q) {
+    float mx = -INFINITY;
+    for (int k = 0; k < rows; ++k) {
+      float dot = 0;
+      for (int i = 0; i < dh; ++i)
+        dot += qkv[static_cast<size_t>(q) * 3 * w + head * dh + i] * qkv[static_cast<size_t>(k) * 3 * w + w + head * dh + i];
+      s[static_cast<size_t>(k)] = dot * scale;
+      mx = std::max(mx, s[static_cast<size_t>(k)]);
+    }
+    float z = 0;
+    for (int k = 0; k < rows; ++k) z += (s[static_cast<size_t>(k)] = std::exp(s[static_cast<size_t>(k)] - mx));
+    for (int i = 0; i < dh; ++i) {
+      float acc = 0;
+      for (int k = 0; k < rows; ++k) acc += s[static_cast<size_t>(k)] * qkv[static_cast<size_t>(k) * 3 * w + 2 * w + head * dh + i];
+      att[static_cast<size_t>(q) * w + head * dh + i] = acc / z;
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<float> subject_residual(const SubjectModel& m, std::span<const int64_t> input) {
+  const SubjectArch& a = m.arch;
+  if (!a.compiled()) throw Error("subject_residual reads compiled models only");
+  const std::vector<int64_t> ids = m.encode(input);
+  const int n = static_cast<int>(ids.size()), rows = n + 1, d = a.d_model, H = a.n_heads, dh = a.d_head();
+  if (n > a.max_len) throw Error("input longer than the model's " + std::to_string(a.max_len) + " positions");
+  const Tensor& tok = weight(m, "embed.tokens");
+  const Tensor& pos = weight(m, "embed.positions");
+  const Tensor& bos = weight(m, "embed.bos");
+  std::vector<float> x(static_cast<size_t>(rows) * d), qkv, att(static_cast<size_t>(rows) * H * dh), y, f;  // row 0: BOS
+  for (int i = 0; i < d; ++i) x[static_cast<size_t>(i)] = bos.data[static_cast<size_t>(i)];
+  for (int r = 0; r < n; ++r)
+    for (int i = 0; i < d; ++i)
+      x[static_cast<size_t>(r + 1) * d + i] = tok.data[static_cast<size_t>(ids[static_cast<size_t>(r)]) * d + i] +
+                                              pos.data[static_cast<size_t>(r) * d + i];
+  for (int l = 0; l < a.n_layers; ++l) {
+    const std::string p = "blocks." + std::to_string(l) + ".";
+    linear(x, rows, d, weight(m, p + "attn.qkv.weight"), weight(m, p + "attn.qkv.bias"), qkv);  // (rows, 3 H dh)
+    for (int head = 0; head < H; ++head) attend(qkv, rows, H, dh, head, 1.0f, att);
+    linear(att, rows, H * dh, weight(m, p + "attn.out.weight"), weight(m, p + "attn.out.bias"), y);
+    for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
+    linear(x, rows, d, weight(m, p + "mlp.fc.weight"), weight(m, p + "mlp.fc.bias"), f);  // (rows, f)
+    for (float& v : f) v = std::max(v, 0.0f);
+    linear(f, rows, a.d_mlp(), weight(m, p + "mlp.proj.weight"), weight(m, p + "mlp.proj.bias"), y);
+    for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
+  }
+  x.erase(x.begin(), x.begin() + d);  // drop BOS
+  return x;
+}
+
 std::vector<float> subject_logits(const SubjectModel& m, std::span<const int64_t> input) {
   const SubjectArch& a = m.arch;
+  if (a.compiled()) {
+    const std::vector<float> x = subject_residual(m, input);
+    std::vector<float> logits;
+    linear(x, static_cast<int>(input.size()), a.d_model, weight(m, "head.weight"), weight(m, "head.bias"), logits);
+    return logits;
+  }
   const std::vector<int64_t> ids = m.encode(input);
   const int n = static_cast<int>(ids.size()), d = a.d_model, h = a.n_heads, dh = a.d_head();
   if (n > a.max_len) throw Error("input longer than the model's " + std::to_string(a.max_len) + " positions");
@@ -147,25 +211,7 @@ std::vector<float> subject_logits(const SubjectModel& m, std::span<const int64_t
     const std::string p = "blocks." + std::to_string(l) + ".";
     layer_norm(x, n, d, weight(m, p + "ln1.weight"), weight(m, p + "ln1.bias"), t);
     linear(t, n, d, weight(m, p + "attn.qkv.weight"), weight(m, p + "attn.qkv.bias"), qkv);  // (n, 3d)
-    std::vector<float> s(static_cast<size_t>(n));
-    for (int head = 0; head < h; ++head)
-      for (int q = 0; q < n; ++q) {
-        float mx = -INFINITY;
-        for (int k = 0; k < n; ++k) {  // no padding inside one input: every key is real
-          float dot = 0;
-          for (int i = 0; i < dh; ++i)
-            dot += qkv[static_cast<size_t>(q) * 3 * d + head * dh + i] * qkv[static_cast<size_t>(k) * 3 * d + d + head * dh + i];
-          s[static_cast<size_t>(k)] = dot * scale;
-          mx = std::max(mx, s[static_cast<size_t>(k)]);
-        }
-        float z = 0;
-        for (int k = 0; k < n; ++k) z += (s[static_cast<size_t>(k)] = std::exp(s[static_cast<size_t>(k)] - mx));
-        for (int i = 0; i < dh; ++i) {
-          float acc = 0;
-          for (int k = 0; k < n; ++k) acc += s[static_cast<size_t>(k)] * qkv[static_cast<size_t>(k) * 3 * d + 2 * d + head * dh + i];
-          att[static_cast<size_t>(q) * d + head * dh + i] = acc / z;
-        }
-      }
+    for (int head = 0; head < h; ++head) attend(qkv, n, h, dh, head, scale, att);
     linear(att, n, d, weight(m, p + "attn.out.weight"), weight(m, p + "attn.out.bias"), y);
     for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
     layer_norm(x, n, d, weight(m, p + "ln2.weight"), weight(m, p + "ln2.bias"), t);

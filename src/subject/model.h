@@ -42,6 +42,9 @@ SubjectModel subject_from_safetensors(const SafeTensors& st, const std::string& 
 std::vector<Value> subject_predict(const SubjectModel& m, std::span<const int64_t> input);
 // Logits (positions, classes) of one input, row-major.
 std::vector<float> subject_logits(const SubjectModel& m, std::span<const int64_t> input);
+// A compiled model's residual stream after its last block, (positions, d_model) row-major, BOS dropped:
+// what its labelled dimensions (metadata "residual") hold. Throws mm::Error for a trained model.
+std::vector<float> subject_residual(const SubjectModel& m, std::span<const int64_t> input);
 
 // Per-position accuracy over all positions, and whole-sequence accuracy, of `m` against `program`
 // outputs `expected[i]` on `inputs[i]`.
