@@ -172,7 +172,9 @@ TEST_P(RepairByLanguage, KeepsOnlyEditsThatRaiseAgreementAndStopsWhenNoneDoes) {
   const auto programs = sampled(lang, 2, 5);
   const Behaviour b = program_behaviour(*programs[0], lang.default_domain(), 2000);
   RepairStats stats;
-  const Candidate out = repair_candidate(lang, Candidate::proposed(programs[1]->tokens(), 0.0, "start"), b, {1'000'000, 600, 2}, &stats);
+  RepairOptions options{1'000'000, 600, 2};
+  options.structural = false;  // single-token edits, replayed below (structural ones: StructuralEdits...)
+  const Candidate out = repair_candidate(lang, Candidate::proposed(programs[1]->tokens(), 0.0, "start"), b, options, &stats);
   EXPECT_FALSE(stats.budget_spent) << "stopped because no single edit helps, not by the budget";
   ASSERT_FALSE(out.edits.empty());
   // Replaying the edits one by one: each raises the number of agreeing positions.
@@ -193,6 +195,42 @@ TEST_P(RepairByLanguage, KeepsOnlyEditsThatRaiseAgreementAndStopsWhenNoneDoes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Languages, RepairByLanguage, ::testing::Values("rasp", "python"));
+
+// reverse without its `x - 1` Map reads the wrong position everywhere; no single token puts the Map back,
+// but one structural edit does. A surplus Map is undone in one edit too (a token or a bypass).
+TEST(Repair, StructuralEditsInsertAndDropOperations) {
+  const Language& lang = language_by_name("rasp");
+  const Behaviour b = program_behaviour(*classic("reverse"), lang.default_domain());
+  const std::string head = "from tracr.rasp import rasp\n";
+  const auto missing = lang.parse(head +
+                                  "v1 = rasp.SequenceMap(lambda x, y: x - y, rasp.length, rasp.indices)\n"
+                                  "v2 = rasp.Select(rasp.indices, v1, rasp.Comparison.EQ)\n"
+                                  "v3 = rasp.Aggregate(v2, rasp.tokens)\nprogram = v3\n");
+  const auto surplus = lang.parse(head +
+                                  "v1 = rasp.SequenceMap(lambda x, y: x - y, rasp.length, rasp.indices)\n"
+                                  "v2 = rasp.Map(lambda x: x - 1, v1)\nv3 = rasp.Map(lambda x: x + 2, v2)\n"
+                                  "v4 = rasp.Select(rasp.indices, v3, rasp.Comparison.EQ)\n"
+                                  "v5 = rasp.Aggregate(v4, rasp.tokens)\nprogram = v5\n");
+  for (const auto* start : {missing.get(), surplus.get()}) {
+    const Candidate out = repair_candidate(lang, Candidate::proposed(start->tokens(), 0.0, "start"), b, {5000, 60, 2});
+    EXPECT_EQ(out.agreement.positions, out.agreement.positions_total) << start->text();
+    ASSERT_EQ(out.edits.size(), 1u) << start->text();
+    if (start == missing.get()) {
+      EXPECT_EQ(out.edits[0].move, "insert x-1 after v1") << out.edits[0].describe();
+    }
+    RepairOptions tokens_only{5000, 60, 2};
+    tokens_only.structural = false;
+    const Candidate without = repair_candidate(lang, Candidate::proposed(start->tokens(), 0.0, "start"), b, tokens_only);
+    for (const Edit& e : without.edits) EXPECT_TRUE(e.move.empty());
+  }
+  // Every structural neighbour is a valid program other than the one it came from.
+  const auto edits = lang.structural_edits(classic("sort_unique")->tokens());
+  EXPECT_GE(edits.size(), 10u);
+  for (const auto& e : edits) {
+    EXPECT_NO_THROW(lang.detokenize(e.tokens)) << e.what;
+    EXPECT_NE(e.tokens, classic("sort_unique")->tokens()) << e.what;
+  }
+}
 
 TEST(Repair, StopsAtItsEditBudgetAndSaysSo) {
   const Language& lang = language_by_name("rasp");

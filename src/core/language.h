@@ -62,6 +62,17 @@ class Language {
   virtual const std::vector<std::string>& closing_preference() const = 0;
   virtual const std::vector<std::string>& openers() const = 0;
   virtual int closing_margin() const = 0;
+  // Repair's larger moves (src/decompile/repair.h): programs one structural step from `tokens` — e.g.
+  // drop an operation, insert one, return an earlier value — each as canonical tokens with what the step
+  // did. Empty where the language has none, or when `tokens` does not detokenize.
+  struct StructuralEdit {
+    std::vector<std::string> tokens;
+    std::string what;  // "bypass v3 (its readers read v2)"
+  };
+  virtual std::vector<StructuralEdit> structural_edits(std::span<const std::string> tokens) const {
+    (void)tokens;
+    return {};
+  }
   // One random program from the paper's procedure (Appendix B), before any behavioural filter; null when
   // the procedure gave up on this draw (e.g. the program grew past the largest size).
   virtual std::unique_ptr<Program> generate(Rng& rng, const GenerateConfig& config) const = 0;

@@ -34,8 +34,27 @@ std::vector<EditedProgram> single_edits(const Language& lang, const std::vector<
       }
       std::vector<std::string> canonical = p->tokens();
       if (!seen.insert(canonical).second) continue;
-      out.push_back({{pos, tokens[pos], to}, std::move(canonical), std::move(p)});
+      out.push_back({{pos, tokens[pos], to, ""}, std::move(canonical), std::move(p)});
     }
+  }
+  return out;
+}
+
+std::vector<EditedProgram> structural_edits(const Language& lang, const std::vector<std::string>& tokens,
+                                            std::set<std::vector<std::string>>& seen) {
+  std::vector<EditedProgram> out;
+  for (Language::StructuralEdit& e : lang.structural_edits(tokens)) {
+    std::unique_ptr<Program> p;
+    try {
+      p = lang.detokenize(e.tokens);
+    } catch (const ParseError&) {
+      continue;
+    }
+    std::vector<std::string> canonical = p->tokens();
+    if (!seen.insert(canonical).second) continue;
+    Edit edit;
+    edit.move = std::move(e.what);
+    out.push_back({std::move(edit), std::move(canonical), std::move(p)});
   }
   return out;
 }
@@ -62,6 +81,11 @@ Candidate repair_candidate(const Language& lang, const Candidate& start, const B
       break;
     }
     std::vector<EditedProgram> around = single_edits(lang, current.tokens);
+    if (o.structural) {
+      std::set<std::vector<std::string>> seen = {current.tokens};
+      for (const EditedProgram& e : around) seen.insert(e.tokens);
+      for (EditedProgram& e : structural_edits(lang, current.tokens, seen)) around.push_back(std::move(e));
+    }
     const size_t n = std::min(around.size(), static_cast<size_t>(o.max_edits - s.tried));
     // Best edit so far as (disagreements, index); an edit counts only up to the best count (ties are
     // counted out in full, so the earliest of equal edits wins whatever the threads' timing).

@@ -1,14 +1,17 @@
-// Repair: a bounded hill-climb over single-token edits of a candidate program, keeping each edit that
+// Repair: a bounded hill-climb over edits of a candidate program, keeping each edit that
 // raises its agreement with the subject model. The edits are the language's own: at every position, the
 // tokens its grammar allows there given the tokens before (Language::next_token_ids) — which is exactly a
 // map function for a map function, a comparison for a comparison, a constant, an argument, a loop bound,
 // an operator or a sign — kept when the whole edited sequence still parses. Each round runs every such
 // edit against the behaviour and takes the one that agrees best (ties: the earliest), until no edit helps
-// or the budget (edits run, seconds) is spent. What it does not do: insert or delete statements.
+// or the budget (edits run, seconds) is spent. With `structural` (the default), each round also tries the
+// language's structural edits (Language::structural_edits: for RASP, drop an operation, insert a Map,
+// return an earlier value), which single tokens cannot make.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <set>
 
 #include "decompile/verify.h"
 
@@ -23,11 +26,15 @@ struct EditedProgram {
 // Every single-token substitution of `tokens` that the grammar allows at its position and that parses to a
 // program other than `tokens`' own, each distinct program once, in position then vocabulary order.
 std::vector<EditedProgram> single_edits(const Language& lang, const std::vector<std::string>& tokens);
+// The language's structural edits of `tokens` that parse to a program not in `seen` (which they join).
+std::vector<EditedProgram> structural_edits(const Language& lang, const std::vector<std::string>& tokens,
+                                            std::set<std::vector<std::string>>& seen);
 
 struct RepairOptions {
   int64_t max_edits = 2000;  // single edits run against the behaviour, over all rounds
   double max_seconds = 10;   // wall-clock budget
   int threads = 1;           // edits run side by side
+  bool structural = true;    // also try the language's structural edits
 };
 
 struct RepairStats {

@@ -100,7 +100,10 @@ Agreement program_agreement(const Program& program, const Behaviour& b) {
   return count_agreement(run_on(program, b.inputs), b.outputs, b.inputs);
 }
 
-std::string Edit::describe() const { return "token " + std::to_string(position) + ": " + from + " -> " + to; }
+std::string Edit::describe() const {
+  if (!move.empty()) return move;
+  return "token " + std::to_string(position) + ": " + from + " -> " + to;
+}
 
 std::vector<Candidate> rank_candidates(const Language& lang, std::vector<Candidate> candidates, const Behaviour& b,
                                        int threads) {

@@ -45,7 +45,8 @@ Agreement program_agreement(const Program& program, const Behaviour& behaviour);
 struct Edit {
   size_t position = 0;
   std::string from, to;
-  std::string describe() const;  // "token 12: LT -> GT"
+  std::string move;               // a structural edit's description (then position/from/to are unused)
+  std::string describe() const;  // "token 12: LT -> GT", or the move: "bypass v3 (its readers read v2)"
 };
 
 struct Candidate {

@@ -57,7 +57,7 @@ Answers answer(Mapper& mapper, const SubjectModel& subject, const EvalOptions& o
   if (!o.repair) return a;
   t = Clock::now();
   RepairStats stats;
-  ranked = repair_best(lang, ranked, o.repair_from, *behaviour, {o.repair_edits, o.repair_seconds, threads}, threads, &stats);
+  ranked = repair_best(lang, ranked, o.repair_from, *behaviour, {o.repair_edits, o.repair_seconds, threads, o.repair_structural}, threads, &stats);
   a.tokens.push_back(ranked.empty() ? std::vector<std::string>{} : ranked[0].tokens);
   a.seconds.push_back(best_seconds + since(t));
   a.repair_edits = stats.tried;

@@ -50,6 +50,11 @@ const std::vector<std::string>& vocabulary();
 // not the beginning of any program.
 std::vector<std::string> next_tokens(std::span<const std::string> prefix);
 
+// Programs one structural move away, each canonical, with what the move did: return an earlier s-op
+// ("output v2"), drop an operation so its readers read its input ("bypass v3 (its readers read v2)"), or
+// insert a Map after an s-op ("insert x+1 after v2"). Repair's moves beyond single tokens.
+std::vector<std::pair<Program, std::string>> structural_neighbours(const Program& program);
+
 // Throws mm::Error naming the statement if the program is malformed: a ref to a later statement, a
 // selector where an s-op belongs (or the reverse), a function of the wrong arity, a constant outside
 // the token dictionary, a selector as output. Parse and detokenize never return such a program.

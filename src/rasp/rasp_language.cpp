@@ -1,5 +1,6 @@
 // RASP behind the Language interface. Programs are held in canonical form, so text() and tokens() of one
 // program always agree and two spellings of one program are one program.
+#include "core/error.h"
 #include "rasp/rasp.h"
 
 namespace mm::rasp {
@@ -43,6 +44,17 @@ class RaspLanguage final : public Language {
   int closing_margin() const override { return 16; }
   std::vector<int> next_token_ids(std::span<const std::string> prefix) const override {
     return token_ids(vocabulary(), rasp::next_tokens(prefix));
+  }
+  std::vector<StructuralEdit> structural_edits(std::span<const std::string> tokens) const override {
+    std::vector<StructuralEdit> out;
+    rasp::Program p;
+    try {
+      p = canonicalize(rasp::detokenize(tokens));
+    } catch (const Error&) {
+      return out;
+    }
+    for (auto& [q, what] : structural_neighbours(p)) out.push_back({tokenize(q), std::move(what)});
+    return out;
   }
   std::unique_ptr<mm::Program> generate(Rng& rng, const GenerateConfig& config) const override {
     rasp::Program p = rasp::generate(rng, config.size_min, config.size_max);
