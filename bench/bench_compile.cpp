@@ -61,6 +61,17 @@ int main(int argc, char** argv) {
       }
     }
     const double compile_s = seconds_since(t0);
+    // The same programs under --strict (tracr's restrictions): acceptance only.
+    mm::compile::CompileOptions strict;
+    strict.tracr_strict = true;
+    int64_t strict_compiled = 0;
+    for (const auto& p : ps) {
+      try {
+        mm::compile::compile_program(p, config.domain, strict);
+        ++strict_compiled;
+      } catch (const mm::compile::CompileError&) {
+      }
+    }
 
     int64_t exact = 0;
     double check_s = 0;
@@ -79,6 +90,7 @@ int main(int argc, char** argv) {
     nlohmann::json out = {{"programs", programs},
                           {"compiled", compiled.size()},
                           {"acceptance", static_cast<double>(compiled.size()) / programs},
+                          {"acceptance_strict", static_cast<double>(strict_compiled) / programs},
                           {"refusals", refusals},
                           {"compile_seconds", compile_s},
                           {"programs_per_second", programs / compile_s},

@@ -174,6 +174,35 @@ TEST(CompileRefusals, ProgramsOutsideTheSubsetAreRefusedWithTheReason) {
             std::string::npos);
 }
 
+TEST(CompileRefusals, StrictRefusesWhatTracrRefusesThoughItCompiles) {
+  compile::CompileOptions strict;
+  strict.tracr_strict = true;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"v1 = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.LEQ)\n"
+       "v2 = rasp.numerical(rasp.Aggregate(v1, rasp.indices, default=0))\nprogram = v2\n",
+       "v2: an Aggregate whose encoding differs from its input's"},
+      {"v1 = rasp.numerical(rasp.Map(lambda x: x + 1, rasp.tokens))\n"
+       "v2 = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.LEQ)\n"
+       "v3 = rasp.numerical(rasp.Aggregate(v2, v1, default=0))\nprogram = v3\n",
+       "v3: a numerical Aggregate of an s-op that is not always 0 or 1"},
+      {"v1 = rasp.Select(rasp.indices, rasp.tokens, rasp.Comparison.EQ)\n"
+       "v2 = rasp.Aggregate(v1, rasp.tokens, default=4)\nprogram = v2\n",
+       "v2: a categorical Aggregate with a default"},
+  };
+  for (const auto& [text, why] : cases) {
+    const rasp::Program p = rasp::parse(kImport + text);
+    EXPECT_EQ(disagreement(p, compile::compile_program(p, rasp_domain()), rasp_domain()), "") << text;
+    try {
+      compile::compile_program(p, rasp_domain(), strict);
+      ADD_FAILURE() << "--strict compiled " << text;
+    } catch (const compile::CompileError& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+  }
+  for (const char* name : {"reverse", "histogram", "sort_unique", "length", "frac_prevs", "pair_balance"})
+    EXPECT_NO_THROW(compile::compile_program(classic(name), rasp_domain(), strict)) << name;
+}
+
 TEST(CompileRefusals, ADomainTooLargeToEnumerateIsAnError) {
   InputDomain big;
   big.value_min = 0, big.value_max = 20, big.len_min = 1, big.len_max = 10;

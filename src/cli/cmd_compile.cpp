@@ -15,6 +15,7 @@ Command add_compile_command(CLI::App& root) {
   struct Options {
     std::string program, out;
     bool no_check = false;
+    bool strict = false;
     DomainFlags domain;
   };
   auto o = std::make_shared<Options>();
@@ -23,6 +24,7 @@ Command add_compile_command(CLI::App& root) {
   app->add_option("--program", o->program, "RASP program file in text form ('-' reads stdin)")->required();
   app->add_option("-o,--out", o->out, "the .safetensors subject model to write")->required();
   app->add_flag("--no-check", o->no_check, "skip running the model against the evaluator on every input");
+  app->add_flag("--strict", o->strict, "refuse what tracr refuses even where modelmap compiles it exactly (see docs/compiler.md)");
   o->domain.add_to(*app);
   return {app, [o] {
             const Language& lang = language_by_name("rasp");
@@ -31,7 +33,9 @@ Command add_compile_command(CLI::App& root) {
             const auto start = std::chrono::steady_clock::now();
             compile::Compiled c;
             try {
-              c = compile::compile_program(program, domain);
+              compile::CompileOptions options;
+              options.tracr_strict = o->strict;
+              c = compile::compile_program(program, domain, options);
             } catch (const compile::CompileError& e) {
               throw Error("cannot compile " + o->program + ": " + e.what());
             }

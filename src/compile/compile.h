@@ -30,6 +30,9 @@ struct CompileOptions {
   uint64_t max_inputs = 100'000;   // the domain is enumerated; larger domains are refused
   int max_residual = 4096;         // residual dimensions (SubjectArch's limit)
   int max_mlp = 65536;             // hidden units of one MLP layer
+  bool tracr_strict = false;       // also refuse what tracr refuses though we compile it exactly: numerical
+                                   // Aggregates of non-0/1 values or with a default other than 0, categorical
+                                   // ones with a default, numerical inputs to Select and SequenceMap
 };
 
 struct Compiled {

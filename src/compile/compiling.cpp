@@ -18,7 +18,7 @@ Compiled compile_program(const rasp::Program& program, const InputDomain& domain
                 " inputs; the compiler enumerates it and takes at most " + std::to_string(options.max_inputs));
   const std::vector<Input> inputs = domain.enumerate(options.max_inputs);
 
-  Graph graph = rasp_to_graph(program, inputs, domain);
+  Graph graph = rasp_to_graph(program, inputs, domain, options.tracr_strict);
   graph_to_layers(graph);
   Compiled c = layers_to_model(graph, domain, options);
 

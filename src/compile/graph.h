@@ -55,7 +55,7 @@ struct Graph {
 
 // The passes, in order (compiling.cpp runs them).
 Graph rasp_to_graph(const rasp::Program& program, const std::vector<std::vector<int64_t>>& inputs,
-                    const InputDomain& domain);
+                    const InputDomain& domain, bool tracr_strict);
 void graph_to_layers(Graph& graph);
 struct CompileOptions;
 struct Compiled;

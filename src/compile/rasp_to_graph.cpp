@@ -56,8 +56,9 @@ std::vector<Value> sorted_values(const std::map<ValueKey, Value>& m) {
 
 class GraphBuilder {
  public:
-  GraphBuilder(const rasp::Program& p, const std::vector<std::vector<int64_t>>& inputs, const InputDomain& domain)
-      : program_(p), domain_(domain), observed_(p.statements.size()) {
+  GraphBuilder(const rasp::Program& p, const std::vector<std::vector<int64_t>>& inputs, const InputDomain& domain,
+               bool tracr_strict)
+      : program_(p), domain_(domain), strict_(tracr_strict), observed_(p.statements.size()) {
     observe(inputs);
   }
 
@@ -233,6 +234,8 @@ class GraphBuilder {
       }
       case rasp::Op::SequenceMap:
       case rasp::Op::LinearSequenceMap: {
+        if (x.op == rasp::Op::SequenceMap)
+          strict_check(s, !numerical(x.a) && !numerical(x.b), "a SequenceMap of a numerical s-op");
         int a = node_of(x.a), b = node_of(x.b);
         const bool both_categorical =
             !graph_.nodes[static_cast<size_t>(a)].numerical && !graph_.nodes[static_cast<size_t>(b)].numerical;
@@ -255,6 +258,17 @@ class GraphBuilder {
       }
       case rasp::Op::Aggregate: {
         const rasp::Statement& sel = program_.statements[static_cast<size_t>(x.a)];
+        strict_check(s, !numerical(sel.a) && !numerical(sel.b), "a Select on a numerical s-op");
+        strict_check(s, numerical(x.b) == n.numerical, "an Aggregate whose encoding differs from its input's");
+        if (n.numerical) {
+          strict_check(s, !x.default_value || *x.default_value == 0, "a numerical Aggregate with a default other than 0");
+          bool binary = true;
+          for (const Value& v : graph_.nodes[static_cast<size_t>(node_of(x.b))].values)
+            binary &= !v.is_none() && (v.as_double() == 0 || v.as_double() == 1);
+          strict_check(s, binary, "a numerical Aggregate of an s-op that is not always 0 or 1");
+        } else {
+          strict_check(s, !x.default_value, "a categorical Aggregate with a default");
+        }
         const int keys = categorical(node_of(sel.a)), queries = categorical(node_of(sel.b));
         const int value = n.numerical ? number(node_of(x.b), s) : categorical(node_of(x.b));
         n.kind = NodeKind::Aggregate, n.inputs = {keys, queries, value};
@@ -264,6 +278,7 @@ class GraphBuilder {
       }
       case rasp::Op::SelectorWidth: {
         const rasp::Statement& sel = program_.statements[static_cast<size_t>(x.a)];
+        strict_check(s, !numerical(sel.a) && !numerical(sel.b), "a Select on a numerical s-op");
         const int keys = categorical(node_of(sel.a)), queries = categorical(node_of(sel.b));
         n.kind = NodeKind::SelectorWidth, n.inputs = {keys, queries};
         n.selects = relation(x.a, keys, queries);
@@ -296,8 +311,15 @@ class GraphBuilder {
     return Value::of_float(k.v);
   }
 
+  // --strict: refuse what tracr's compiler refuses though we could compile it (docs/compiler.md).
+  void strict_check(int s, bool ok, const std::string& why) const {
+    if (strict_ && !ok) throw CompileError(name_of(s) + ": " + why + " (tracr refuses this; without --strict it compiles)");
+  }
+  bool numerical(rasp::Ref r) { return graph_.nodes[static_cast<size_t>(node_of(r))].numerical; }
+
   const rasp::Program& program_;
   const InputDomain& domain_;
+  bool strict_;
   std::vector<Observed> observed_;          // (statements)
   std::map<ValueKey, Value> length_values_;
   Graph graph_;
@@ -309,8 +331,8 @@ class GraphBuilder {
 }  // namespace
 
 Graph rasp_to_graph(const rasp::Program& program, const std::vector<std::vector<int64_t>>& inputs,
-                    const InputDomain& domain) {
-  return GraphBuilder(program, inputs, domain).build();
+                    const InputDomain& domain, bool tracr_strict) {
+  return GraphBuilder(program, inputs, domain, tracr_strict).build();
 }
 
 }  // namespace mm::compile
