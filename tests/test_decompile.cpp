@@ -172,8 +172,7 @@ TEST_P(RepairByLanguage, KeepsOnlyEditsThatRaiseAgreementAndStopsWhenNoneDoes) {
   const auto programs = sampled(lang, 2, 5);
   const Behaviour b = program_behaviour(*programs[0], lang.default_domain(), 2000);
   RepairStats stats;
-  RepairOptions options{1'000'000, 600, 2};
-  options.structural = false;  // single-token edits, replayed below (structural ones: StructuralEdits...)
+  const RepairOptions options{1'000'000, 600, 2};  // single-token edits (the default), replayed below
   const Candidate out = repair_candidate(lang, Candidate::proposed(programs[1]->tokens(), 0.0, "start"), b, options, &stats);
   EXPECT_FALSE(stats.budget_spent) << "stopped because no single edit helps, not by the budget";
   ASSERT_FALSE(out.edits.empty());
@@ -211,15 +210,16 @@ TEST(Repair, StructuralEditsInsertAndDropOperations) {
                                   "v2 = rasp.Map(lambda x: x - 1, v1)\nv3 = rasp.Map(lambda x: x + 2, v2)\n"
                                   "v4 = rasp.Select(rasp.indices, v3, rasp.Comparison.EQ)\n"
                                   "v5 = rasp.Aggregate(v4, rasp.tokens)\nprogram = v5\n");
+  RepairOptions structural{5000, 60, 2};
+  structural.structural = true;
   for (const auto* start : {missing.get(), surplus.get()}) {
-    const Candidate out = repair_candidate(lang, Candidate::proposed(start->tokens(), 0.0, "start"), b, {5000, 60, 2});
+    const Candidate out = repair_candidate(lang, Candidate::proposed(start->tokens(), 0.0, "start"), b, structural);
     EXPECT_EQ(out.agreement.positions, out.agreement.positions_total) << start->text();
     ASSERT_EQ(out.edits.size(), 1u) << start->text();
     if (start == missing.get()) {
       EXPECT_EQ(out.edits[0].move, "insert x-1 after v1") << out.edits[0].describe();
     }
-    RepairOptions tokens_only{5000, 60, 2};
-    tokens_only.structural = false;
+    const RepairOptions tokens_only{5000, 60, 2};
     const Candidate without = repair_candidate(lang, Candidate::proposed(start->tokens(), 0.0, "start"), b, tokens_only);
     for (const Edit& e : without.edits) EXPECT_TRUE(e.move.empty());
   }

@@ -42,8 +42,8 @@ Command add_decompile_command(CLI::App& root) {
       ->excludes(beam);
   app->add_flag("--all", o->all, "print every candidate, ranked, with its fidelity");
   app->add_flag("--repair", o->repair, "improve the best candidates by edits that raise agreement with the model");
-  app->add_flag("--repair-tokens-only", o->repair_tokens_only,
-                "repair by single-token edits only (not the language's structural edits: drop, insert, re-point)");
+  app->add_flag("--repair-structural", o->repair_structural,
+                "repair also tries the language's structural edits (RASP: drop, insert, re-point an operation)");
   app->add_option("--repair-from", o->repair_from, "how many of the best candidates to repair")->check(CLI::Range(1, 1024));
   app->add_option("--repair-edits", o->repair_edits, "repair budget: edits run against the model, in all")
       ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
@@ -60,7 +60,6 @@ Command add_eval_command(CLI::App& root) {
   struct Options {
     EvalOptions e;
     std::string json;
-    bool repair_tokens_only = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand("eval", "score a mapper on a corpus's test split (token accuracy, exact match, "
@@ -77,7 +76,8 @@ Command add_eval_command(CLI::App& root) {
   app->add_option("--repair-edits", o->e.repair_edits, "repair budget per view: edits run against the model")
       ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
   app->add_option("--repair-seconds", o->e.repair_seconds, "repair budget per view: seconds")->check(CLI::Range(0.0, 1e6));
-  app->add_flag("--repair-tokens-only", o->repair_tokens_only, "repair by single-token edits only (not structural edits)");
+  app->add_flag("--repair-structural", o->e.repair_structural,
+                "repair also tries the language's structural edits (RASP: drop, insert, re-point an operation)");
   app->add_option("--inputs", o->e.inputs, "verification inputs: the whole domain, or a fixed sample of this many")
       ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
   app->add_option("--seed", o->e.seed, "sampling of candidates");
@@ -85,10 +85,7 @@ Command add_eval_command(CLI::App& root) {
   app->add_option("--json", o->json, "also write the report as JSON to this file");
   app->add_option("--device", o->e.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   app->add_option("--threads", o->e.threads, "torch threads (0 = torch's default)")->check(CLI::Range(0, 1024));
-  return {app, [o] {
-            o->e.repair_structural = !o->repair_tokens_only;
-            return run_eval(o->e, o->json);
-          }};
+  return {app, [o] { return run_eval(o->e, o->json); }};
 }
 
 }  // namespace mm::cli

@@ -30,7 +30,7 @@ struct DecompileOptions {
   bool repair = false;        // hill-climb single-token edits on the best few candidates
   int repair_from = 3;        // how many of the ranked candidates are repaired
   int64_t repair_edits = 2000;  // edit budget: edits run against the model
-  bool repair_tokens_only = false;  // repair by single-token edits only (no structural edits)
+  bool repair_structural = false;  // repair also tries the language's structural edits
   double repair_seconds = 10;   // time budget of the repair
   uint64_t inputs = 10000;    // verification inputs: the domain, or a fixed sample of this many
   uint64_t seed = 1;          // sampling

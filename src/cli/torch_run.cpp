@@ -92,7 +92,7 @@ int run_decompile(const DecompileOptions& o) {
   // Repair: single edits of the best few, kept when they raise agreement.
   RepairStats repair;
   if (o.repair) {
-    const RepairOptions options{o.repair_edits, o.repair_seconds, threads, !o.repair_tokens_only};
+    const RepairOptions options{o.repair_edits, o.repair_seconds, threads, o.repair_structural};
     ranked = repair_best(lang, ranked, o.repair_from, behaviour, options, threads, &repair);
   }
   auto summary = [&](const Candidate& c) {

@@ -25,7 +25,7 @@ struct EvalOptions {
   int repair_from = 3;        // how many of the ranked candidates are repaired
   int64_t repair_edits = 2000;  // edit budget per view (and per mapper)
   double repair_seconds = 10;   // time budget per view (and per mapper)
-  bool repair_structural = true;  // repair also tries the language's structural edits
+  bool repair_structural = false;  // repair also tries the language's structural edits
   uint64_t inputs = 10000;    // verification inputs: the domain, or a fixed sample of this many
   uint64_t seed = 1;          // sampling of candidates
   int limit = 0;              // score at most this many test views (0 = all)
