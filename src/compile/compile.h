@@ -53,6 +53,10 @@ struct CompileCheck {
   double max_number_error = 0;  // numerical output: largest |residual - output| over positions
   std::string first_disagreement;  // "input [1, 2], position 1: model 3, program 2"; empty if none
   bool exact() const { return agreeing == positions && max_number_error <= 1e-3; }
+  double position_rate() const { return positions ? static_cast<double>(agreeing) / static_cast<double>(positions) : 0; }
+  double sequence_rate() const {
+    return sequences ? static_cast<double>(sequences_agreeing) / static_cast<double>(sequences) : 0;
+  }
 };
 CompileCheck check_compiled(const rasp::Program& program, const Compiled& compiled);
 // The same for any compiled model (a rotated view, a file read back); `number_dim` >= 0: also compare that

@@ -6,6 +6,7 @@
 
 #include "compile/compile.h"
 #include "compile/graph.h"
+#include "core/json_io.h"
 #include "rasp/rasp.h"
 
 namespace mm::compile {
@@ -64,9 +65,7 @@ CompileCheck check_compiled_model(const rasp::Program& program, const SubjectMod
       }
       all = false;
       if (r.first_disagreement.empty()) {
-        std::string in;
-        for (size_t i = 0; i < x.size(); ++i) in += (i ? ", " : "") + std::to_string(x[i]);
-        r.first_disagreement = "input [" + in + "], position " + std::to_string(q) + ": model " + value_to_json(got[q]) +
+        r.first_disagreement = "input " + input_to_json(x) + ", position " + std::to_string(q) + ": model " + value_to_json(got[q]) +
                                ", program " + value_to_json(want[q]);
       }
     }

@@ -44,7 +44,8 @@ struct Node {
   int ready() const { return kind == NodeKind::SelectorWidth ? slot + 1 : slot; }
   bool is_attention() const { return kind == NodeKind::Aggregate || kind == NodeKind::SelectorWidth; }
   // Index of `v` in values (by value_key), or -1.
-  int index_of(const Value& v) const;
+  int index_of(const Value& v) const { return index_of_key(value_key(v)); }
+  int index_of_key(const ValueKey& k) const;
 };
 
 struct Graph {

@@ -155,7 +155,7 @@ class ModelWriter {
     if (n.numerical) return {{layout_.number_dim[static_cast<size_t>(node)], v.as_double()}};
     const int i = n.index_of(v);
     if (i < 0) throw std::logic_error("compile: " + n.label + " never takes the value " + value_to_json(v));
-    return {{layout_.value_dim[static_cast<size_t>(node)][static_cast<size_t>(i)], 1.0}};
+    return {{one_hot_dim(node, i), 1.0}};
   }
   int one_hot_dim(int node, int value_index) const {
     return layout_.value_dim[static_cast<size_t>(node)][static_cast<size_t>(value_index)];

@@ -3,30 +3,23 @@
 // s-op's value set are read off those runs, so the model is exact on the domain by construction, and the
 // checks tracr's validator makes (a categorical Aggregate must not average differing values, ...) are made
 // on every input rather than on one. Does not place anything in layers (graph_to_layers) or write weights.
-#include <cmath>
 #include <map>
 #include <set>
 
 #include "compile/compile.h"
 #include "compile/graph.h"
+#include "core/json_io.h"
 #include "rasp/rasp.h"
 
 namespace mm::compile {
 
-int Node::index_of(const Value& v) const {
-  const ValueKey k = value_key(v);
+int Node::index_of_key(const ValueKey& k) const {
   for (size_t i = 0; i < values.size(); ++i)
     if (value_key(values[i]) == k) return static_cast<int>(i);
   return -1;
 }
 
 namespace {
-
-std::string input_text(const std::vector<int64_t>& x) {
-  std::string s = "[";
-  for (size_t i = 0; i < x.size(); ++i) s += (i ? ", " : "") + std::to_string(x[i]);
-  return s + "]";
-}
 
 std::string name_of(int statement) { return "v" + std::to_string(statement + 1); }
 
@@ -65,13 +58,8 @@ class GraphBuilder {
   Graph build() {
     const auto& st = program_.statements;
     ref_node_.assign(st.size(), -1);
-    std::vector<char> needed(st.size(), 0);
-    needed[static_cast<size_t>(program_.output)] = 1;
-    for (size_t s = st.size(); s-- > 0;) {
-      if (!needed[s]) continue;
-      if (st[s].a >= 0) needed[static_cast<size_t>(st[s].a)] = 1;
-      if (rasp::arity(st[s].op) == 2 && st[s].b >= 0) needed[static_cast<size_t>(st[s].b)] = 1;
-    }
+    std::vector<char> needed;
+    rasp::mark_needed(program_, needed);
     for (size_t s = 0; s < st.size(); ++s)
       if (needed[s] && !rasp::is_selector(st[s].op)) ref_node_[s] = add_statement(static_cast<int>(s));
     graph_.output = ref_node_[static_cast<size_t>(program_.output)];
@@ -91,7 +79,7 @@ class GraphBuilder {
       try {
         t = rasp::trace(program_, x);
       } catch (const EvalError& e) {
-        throw CompileError("the program raises on input " + input_text(x) + " (" + e.what() +
+        throw CompileError("the program raises on input " + input_to_json(x) + " (" + e.what() +
                            "); a compiled model must compute it on every input of the domain");
       }
       const size_t n = x.size();
@@ -147,7 +135,7 @@ class GraphBuilder {
       const ValueKey v = value_key(at(agg.b, k));
       if (first && *first != v)
         throw CompileError(name_of(id) + ": a categorical Aggregate averages differing values at position " +
-                           std::to_string(q) + " of input " + input_text(x) +
+                           std::to_string(q) + " of input " + input_to_json(x) +
                            " (tracr refuses this too; a numerical Aggregate would average them)");
       first = v;
     }
@@ -215,9 +203,9 @@ class GraphBuilder {
     n.values = sorted_values(o.values);
     auto index_in = [&](int node, const ValueKey& k) {
       const Node& in = graph_.nodes[static_cast<size_t>(node)];
-      for (size_t i = 0; i < in.values.size(); ++i)
-        if (value_key(in.values[i]) == k) return static_cast<int>(i);
-      throw std::logic_error("compile: a traced value is missing from " + in.label);
+      const int i = in.index_of_key(k);
+      if (i < 0) throw std::logic_error("compile: a traced value is missing from " + in.label);
+      return i;
     };
     switch (x.op) {
       case rasp::Op::Map: {
@@ -297,18 +285,11 @@ class GraphBuilder {
     const Node& q = graph_.nodes[static_cast<size_t>(queries)];
     std::vector<std::vector<char>> r(q.values.size(), std::vector<char>(k.values.size(), 0));
     for (const auto& [pair, bit] : observed_[static_cast<size_t>(select)].relation) {
-      const int qi = q.index_of(value_of(pair.first));
-      const int ki = k.index_of(value_of(pair.second));
+      const int qi = q.index_of_key(pair.first);
+      const int ki = k.index_of_key(pair.second);
       if (qi >= 0 && ki >= 0) r[static_cast<size_t>(qi)][static_cast<size_t>(ki)] = bit;
     }
     return r;
-  }
-
-  // A value whose value_key is k (keys of ints are exact; of floats, already rounded).
-  static Value value_of(const ValueKey& k) {
-    if (k.none) return Value::none();
-    if (k.v == std::floor(k.v) && std::abs(k.v) < 9e15) return Value::of_int(static_cast<int64_t>(k.v));
-    return Value::of_float(k.v);
   }
 
   // --strict: refuse what tracr's compiler refuses though we could compile it (docs/compiler.md).

@@ -48,4 +48,10 @@ std::string read_text_file(const std::string& path) {
   return s;
 }
 
+std::string input_to_json(std::span<const int64_t> input) {
+  std::string s = "[";
+  for (size_t i = 0; i < input.size(); ++i) s += (i ? ", " : "") + std::to_string(input[i]);
+  return s + "]";
+}
+
 }  // namespace mm

@@ -34,6 +34,10 @@ std::string train_config_json(const TrainConfig& c, const SubjectArch& arch) {
 
 }  // namespace
 
+uint64_t model_seed(const std::string& program_hash, uint64_t build_seed) {
+  return fnv1a64(program_hash + "/" + std::to_string(build_seed)) & static_cast<uint64_t>(INT64_MAX);
+}
+
 std::vector<std::shared_ptr<const Program>> build_program_list(const BuildConfig& config) {
   const Language& lang = language_by_name(config.language);
   std::vector<std::shared_ptr<const Program>> list;
@@ -115,7 +119,7 @@ BuildSummary corpus_build(Corpus& corpus, const BuildConfig& config, const std::
   std::map<std::string, std::vector<SubjectJob>> groups;
   std::vector<std::string> group_order;
   for (const PendingProgram& p : pending) {
-    const uint64_t seed = fnv1a64(p.hash + "/" + std::to_string(config.seed)) & static_cast<uint64_t>(INT64_MAX);
+    const uint64_t seed = model_seed(p.hash, config.seed);
     try {
       SubjectJob job = make_subject_job(p.program_id, p.program, config.language, config.domain, config.size,
                                         config.train, seed);

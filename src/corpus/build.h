@@ -43,6 +43,10 @@ struct PendingProgram {
   std::shared_ptr<const Program> program;
 };
 
+// The seed of a program's model in a build of `build_seed`: from the program's hash, so that it does not
+// depend on the list's order, the shard or what else is built. Trained and compiled builds share it.
+uint64_t model_seed(const std::string& program_hash, uint64_t build_seed);
+
 // The program list of a build, in order, deduplicated by canonical tokens.
 std::vector<std::shared_ptr<const Program>> build_program_list(const BuildConfig& config);
 

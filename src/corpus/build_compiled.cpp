@@ -86,24 +86,22 @@ void build_compiled(Corpus& corpus, const BuildConfig& config, const std::vector
       m.preset = "compiled";
       m.architecture = r.compiled->model.arch.to_json();
       m.params = parameter_count(r.compiled->model.arch);
-      m.seed = static_cast<int64_t>(fnv1a64(p.hash + "/" + std::to_string(config.seed)) & static_cast<uint64_t>(INT64_MAX));
+      m.seed = static_cast<int64_t>(model_seed(p.hash, config.seed));
       m.status = exact ? "compiled" : "inexact";
       m.wall_s = r.compile_s;
-      m.accuracy = static_cast<double>(r.checks[0].agreeing) / static_cast<double>(std::max<int64_t>(1, r.checks[0].positions));
-      m.seq_accuracy = static_cast<double>(r.checks[0].sequences_agreeing) /
-                       static_cast<double>(std::max<int64_t>(1, r.checks[0].sequences));
+      m.accuracy = r.checks[0].position_rate();
+      m.seq_accuracy = r.checks[0].sequence_rate();
       m.config = options_json;
       std::vector<ViewRecord> views;
       for (size_t v = 0; v < r.views.size(); ++v) {
         SubjectModel& sv = r.views[v];
         const compile::CompileCheck& k = r.checks[v];
-        const double acc = static_cast<double>(k.agreeing) / static_cast<double>(std::max<int64_t>(1, k.positions));
+        const double acc = k.position_rate();
         sv.info["view"] = std::to_string(v);
         sv.info["step"] = "0";
         sv.info["accuracy"] = std::to_string(acc);
         sv.info["preset"] = "compiled";
-        views.push_back({0, 0, static_cast<int>(v), 0, 0.0, acc,
-                         static_cast<double>(k.sequences_agreeing) / static_cast<double>(std::max<int64_t>(1, k.sequences)),
+        views.push_back({0, 0, static_cast<int>(v), 0, 0.0, acc, k.sequence_rate(),
                          safetensors_encode(subject_to_safetensors(sv))});
       }
       corpus.add_model(m, views);

@@ -1,4 +1,4 @@
-// Names and shapes of RASP operations.
+// Names and shapes of RASP operations, and which statements an output needs.
 #include "rasp/ast.h"
 
 #include <stdexcept>
@@ -43,6 +43,17 @@ std::string_view primitive_name(Ref r) {
     case kLength: return "length";
   }
   throw std::logic_error("primitive_name: not a primitive");
+}
+
+void mark_needed(const Program& program, std::vector<char>& needed) {
+  const auto& st = program.statements;
+  needed.assign(st.size(), 0);
+  if (program.output >= 0) needed[static_cast<size_t>(program.output)] = 1;
+  for (size_t s = st.size(); s-- > 0;) {
+    if (!needed[s]) continue;
+    if (st[s].a >= 0) needed[static_cast<size_t>(st[s].a)] = 1;
+    if (arity(st[s].op) == 2 && st[s].b >= 0) needed[static_cast<size_t>(st[s].b)] = 1;
+  }
 }
 
 }  // namespace mm::rasp

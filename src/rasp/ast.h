@@ -57,4 +57,8 @@ std::string_view comparison_name(Comparison c);  // "EQ", "LT", ...
 std::string_view encoding_name(Encoding e);      // "categorical", "numerical"
 std::string_view primitive_name(Ref r);          // "tokens", "indices", "length"
 
+// needed[s] = 1 for every statement the output depends on (itself included), else 0; resized to the
+// program. The evaluator, canonicalize and the compiler all run only these.
+void mark_needed(const Program& program, std::vector<char>& needed);
+
 }  // namespace mm::rasp

@@ -66,13 +66,7 @@ void run_statements(const Program& program, std::span<const int64_t> input, Work
 
   // Only what the output depends on runs (tracr evaluates lazily from the output).
   std::vector<char>& needed = ws.needed;
-  needed.assign(st.size(), 0);
-  if (program.output >= 0) needed[static_cast<size_t>(program.output)] = 1;
-  for (size_t s = st.size(); s-- > 0;) {
-    if (!needed[s]) continue;
-    if (st[s].a >= 0) needed[static_cast<size_t>(st[s].a)] = 1;
-    if (arity(st[s].op) == 2 && st[s].b >= 0) needed[static_cast<size_t>(st[s].b)] = 1;
-  }
+  mark_needed(program, needed);
 
   std::vector<Value>& tokens = ws.tokens;
   std::vector<Value>& indices = ws.indices;

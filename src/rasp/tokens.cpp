@@ -125,13 +125,8 @@ Program canonicalize(const Program& program) {
   const size_t n = st.size();
 
   // 1. What the output needs.
-  std::vector<char> needed(n, 0);
-  needed[static_cast<size_t>(program.output)] = 1;
-  for (size_t s = n; s-- > 0;) {
-    if (!needed[s]) continue;
-    if (st[s].a >= 0) needed[static_cast<size_t>(st[s].a)] = 1;
-    if (arity(st[s].op) == 2 && st[s].b >= 0) needed[static_cast<size_t>(st[s].b)] = 1;
-  }
+  std::vector<char> needed;
+  mark_needed(program, needed);
 
   // 2. Merge duplicates: a statement equal to an earlier one (after merging its inputs) is that one.
   std::vector<Statement> unique;
