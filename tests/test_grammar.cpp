@@ -90,4 +90,56 @@ TEST_P(Grammar, APrefixThatBeginsNoProgramIsRefused) {
 
 INSTANTIATE_TEST_SUITE_P(BothLanguages, Grammar, ::testing::Values("rasp", "python"));
 
+// list-Python's next_token_ids parses the prefix once, collecting the tokens the parser tested the end of
+// input against, and tries only those. The reference tries every token of the vocabulary: a token is
+// allowed when prefix + token parses or fails only at its end. Checked on every prefix of sampled programs
+// and of random walks through the grammar (which reach the limits on loops and bodies more often).
+TEST(GrammarPython, AllowedTokensAreExactlyThoseThatKeepTheParseAlive) {
+  const Language& l = language_by_name("python");
+  const auto& vocab = l.vocabulary();
+  auto reference = [&](std::vector<std::string> seq) {
+    std::vector<int> out;
+    try {
+      l.detokenize(seq);
+      out.push_back(2);
+    } catch (const ParseError&) {
+    }
+    seq.emplace_back();
+    for (size_t k = 3; k < vocab.size(); ++k) {
+      seq.back() = vocab[k];
+      try {
+        l.detokenize(seq);
+        out.push_back(static_cast<int>(k));
+      } catch (const ParseError& e) {
+        if (e.column == static_cast<int>(seq.size() + 1)) out.push_back(static_cast<int>(k));
+      }
+    }
+    return out;
+  };
+  Sampler sampler(l, SampleConfig{});
+  Rng rng(23);
+  int prefixes = 0;
+  for (int k = 0; k < 12; ++k) {
+    std::vector<std::string> walk;
+    const std::vector<std::string> sampled = sampler.next(rng)->tokens();
+    for (size_t t = 0; t <= sampled.size(); ++t) {
+      const std::vector<std::string> prefix(sampled.begin(), sampled.begin() + static_cast<long>(t));
+      ASSERT_EQ(l.next_token_ids(prefix), reference(prefix)) << "after " << t << " tokens of a sampled program";
+      ++prefixes;
+    }
+    for (;;) {
+      const std::vector<int> want = reference(walk);
+      ASSERT_EQ(l.next_token_ids(walk), want) << "after " << walk.size() << " tokens of a random walk";
+      ++prefixes;
+      ASSERT_FALSE(want.empty());
+      // Stop with probability 1/2 where allowed, else a uniformly chosen allowed token.
+      const int pick = want[rng.uniform_int(0, static_cast<int64_t>(want.size()) - 1)];
+      if (want[0] == 2 && (pick == 2 || rng.uniform01() < 0.5)) break;
+      if (pick == 2) continue;
+      walk.push_back(vocab[static_cast<size_t>(pick)]);
+    }
+  }
+  EXPECT_GT(prefixes, 1000);
+}
+
 }  // namespace mm

@@ -96,14 +96,16 @@ namespace {
 
 class Parser {
  public:
-  explicit Parser(const std::vector<Lexeme>& lx) : lx_(lx) {}
+  // With `wants`, every token the parser tests the end of input against is appended to it: when the
+  // input is a proper prefix of a program, a superset of the tokens that can come next.
+  Parser(const std::vector<Lexeme>& lx, std::vector<std::string>* wants) : lx_(lx), wants_(wants) {}
 
   Program run() {
     Program p;
     for (const char* w : {"def", "random_function", "(", "arr", ")", ":", "<nl>", "<indent>", "n", "=", "len", "(",
                           "arr", ")", "<nl>", "out", "=", "[", "0", "]", "*", "n", "<nl>"})
       expect(w);
-    while (peek().text == "for") {
+    while (at("for")) {
       if (static_cast<int>(p.loops.size()) == kMaxLoops)
         throw error(peek(), "at most " + std::to_string(kMaxLoops) + " outer loops");
       p.loops.push_back(for_loop('i'));
@@ -117,6 +119,21 @@ class Parser {
  private:
   const Lexeme& peek() const { return lx_[pos_]; }
   const Lexeme& next() { return lx_[pos_ < lx_.size() - 1 ? pos_++ : pos_]; }
+  void want(std::string w) {
+    if (wants_) wants_->push_back(std::move(w));
+  }
+  // Whether the current lexeme is `w`; at the end of input, `w` is recorded as wanted.
+  bool at(const char* w) {
+    if (peek().kind == Lex::End) {
+      want(w);
+      return false;
+    }
+    return peek().text == w;
+  }
+  bool at_dedent() {
+    if (peek().kind == Lex::End) want("<dedent>");
+    return peek().kind == Lex::Dedent;
+  }
   static std::string describe(const Lexeme& t) {
     switch (t.kind) {
       case Lex::Newline: return "end of line";
@@ -129,6 +146,7 @@ class Parser {
   static ParseError error(const Lexeme& t, const std::string& what) { return ParseError(t.line, t.column, what); }
   void expect(const std::string& w) {
     const Lexeme& t = next();
+    if (t.kind == Lex::End) want(w);
     if (t.text != w || t.kind == Lex::End) {
       const std::string want = w == "<nl>" ? "end of line" : w == "<indent>" ? "an indented block"
                                : w == "<dedent>" ? "the end of the block" : "'" + w + "'";
@@ -137,6 +155,8 @@ class Parser {
   }
   int number(int lo, int hi, const std::string& what) {
     const Lexeme& t = next();
+    if (t.kind == Lex::End)
+      for (int v = lo; v <= hi && v <= lo + 999; ++v) want(std::to_string(v));
     if (t.kind != Lex::Number || t.text.size() > 3)
       throw error(t, "expected " + what + " (" + std::to_string(lo) + ".." + std::to_string(hi) + "), found " + describe(t));
     const int v = std::stoi(t.text);
@@ -146,6 +166,7 @@ class Parser {
   }
   void expect_var(char var) {
     const Lexeme& t = next();
+    if (t.kind == Lex::End) want(std::string(1, var));
     if (t.text != std::string(1, var))
       throw error(t, "expected '" + std::string(1, var) + "' (the loop variable here), found " + describe(t));
   }
@@ -154,7 +175,8 @@ class Parser {
     expect("(");
     expect_var(var);
     int offset = 0;
-    if (peek().text == "+" || peek().text == "-") {
+    const bool plus = at("+"), minus_sign = at("-");
+    if (plus || minus_sign) {
       const bool minus = next().text == "-";
       const int k = number(1, 1, "an index offset");
       offset = minus ? -k : k;
@@ -174,10 +196,10 @@ class Parser {
     expect("(");
     s.start = number(0, kStartMax, "a range start");
     expect(",");
-    if (peek().text == "n") {
+    if (at("n")) {
       next();
       s.end = EndKind::N;
-      if (peek().text == "-") {
+      if (at("-")) {
         next();
         number(1, 1, "the n - 1 offset");
         s.end = EndKind::NMinus1;
@@ -191,15 +213,15 @@ class Parser {
     expect("<nl>");
     expect("<indent>");
     bool nested = false;
-    while (peek().kind != Lex::Dedent) {
+    while (!at_dedent()) {
       if (static_cast<int>(s.body.size()) == kMaxBody)
         throw error(peek(), "at most " + std::to_string(kMaxBody) + " statements in a loop body");
-      if (peek().text == "for") {
+      if (at("for")) {
         if (var != 'i') throw error(peek(), "loops nest only one level deep");
         if (nested) throw error(peek(), "at most one nested loop per loop");
         nested = true;
         s.body.push_back(for_loop('j'));
-      } else if (peek().text == "if") {
+      } else if (at("if")) {
         s.body.push_back(conditional(var));
       } else {
         s.body.push_back(assignment(var));
@@ -224,13 +246,17 @@ class Parser {
     expect("%");
     s.modulus = number(2, 3, "a modulus");
     const Lexeme& cmp = next();
+    if (cmp.kind == Lex::End) {
+      want("==");
+      want("!=");
+    }
     if (cmp.text != "==" && cmp.text != "!=") throw error(cmp, "expected '==' or '!=', found " + describe(cmp));
     s.equal = cmp.text == "==";
     number(0, 0, "the compared value");
     expect(":");
     expect("<nl>");
     expect("<indent>");
-    while (peek().kind != Lex::Dedent) {
+    while (!at_dedent()) {
       if (static_cast<int>(s.body.size()) == kMaxIfBody)
         throw error(peek(), "at most " + std::to_string(kMaxIfBody) + " assignments under an if");
       s.body.push_back(assignment(var));
@@ -244,13 +270,13 @@ class Parser {
     Stmt s;
     s.kind = StmtKind::Assign;
     s.var = var;
-    if (peek().text != "out")
+    if (!at("out"))
       throw error(peek(), "expected a statement (an assignment to out, 'if' or 'for'), found " + describe(peek()));
     expect("out");
     expect("[");
     s.out_offset = index(var);
     for (const char* w : {"%", "len", "(", "out", ")", "]", "="}) expect(w);
-    if (peek().text == "-") {
+    if (at("-")) {
       next();
       s.negate = true;
     }
@@ -262,12 +288,15 @@ class Parser {
   }
 
   const std::vector<Lexeme>& lx_;
+  std::vector<std::string>* wants_;
   size_t pos_ = 0;
 };
 
 }  // namespace
 
-Program parse_lexemes(const std::vector<Lexeme>& lexemes) { return Parser(lexemes).run(); }
+Program parse_lexemes(const std::vector<Lexeme>& lexemes, std::vector<std::string>* wants) {
+  return Parser(lexemes, wants).run();
+}
 
 Program parse(std::string_view text) { return parse_lexemes(lex(text)); }
 

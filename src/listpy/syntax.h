@@ -22,7 +22,9 @@ struct Lexeme {
 // and INDENT/DEDENT from leading spaces; blank lines and comments are skipped, and newlines inside
 // brackets join lines. Throws ParseError.
 std::vector<Lexeme> lex(std::string_view text);
-// Throws ParseError at the first lexeme that does not fit the family.
-Program parse_lexemes(const std::vector<Lexeme>& lexemes);
+// Throws ParseError at the first lexeme that does not fit the family. With `wants`, every token the
+// end of input was tested against is appended to it: when the lexemes are a proper prefix of a program
+// (the error is at the end), a superset of the tokens that may come next.
+Program parse_lexemes(const std::vector<Lexeme>& lexemes, std::vector<std::string>* wants = nullptr);
 
 }  // namespace mm::listpy

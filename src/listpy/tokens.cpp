@@ -2,6 +2,7 @@
 // on token strings instead of text. Reversible by construction.
 #include <algorithm>
 #include <cctype>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "listpy/listpy.h"
@@ -25,15 +26,17 @@ const std::vector<std::string>& vocabulary() {
   return vocab;
 }
 
-Program detokenize(std::span<const std::string> tokens) {
-  const auto& vocab = vocabulary();
+namespace {
+
+// Lexemes of token strings, each checked against the vocabulary.
+std::vector<Lexeme> lexemes_of(std::span<const std::string> tokens) {
+  static const std::unordered_set<std::string> known(vocabulary().begin() + 3, vocabulary().end());
   std::vector<Lexeme> lx;
   lx.reserve(tokens.size() + 1);
   for (size_t k = 0; k < tokens.size(); ++k) {
     const std::string& t = tokens[k];
     const int pos = static_cast<int>(k + 1);
-    if (std::find(vocab.begin() + 3, vocab.end(), t) == vocab.end())
-      throw ParseError(0, pos, "'" + t + "' is not a list-Python token");
+    if (!known.count(t)) throw ParseError(0, pos, "'" + t + "' is not a list-Python token");
     Lex kind = Lex::Op;
     if (t == "<nl>") kind = Lex::Newline;
     else if (t == "<indent>") kind = Lex::Indent;
@@ -43,41 +46,53 @@ Program detokenize(std::span<const std::string> tokens) {
     lx.push_back({kind, t, 0, pos});
   }
   lx.push_back({Lex::End, "", 0, static_cast<int>(tokens.size() + 1)});
-  return parse_lexemes(lx);
+  return lx;
 }
+
+}  // namespace
+
+Program detokenize(std::span<const std::string> tokens) { return parse_lexemes(lexemes_of(tokens)); }
 
 // The parser reads left to right and reports an error at the first lexeme that cannot continue a
 // program; an error at the end of input means "not finished yet". So a token may follow a prefix when
 // the prefix plus that token either is a program or fails only at its end. The grammar is finite (loops,
 // bodies and nesting are bounded), so every allowed token leads on to a complete program.
+// Trying every token of the vocabulary costs a parse each; instead one parse of the prefix collects the
+// tokens the parser tested the end of input against (a superset of those allowed) and only those are tried.
 std::vector<std::string> next_tokens(std::span<const std::string> prefix) {
-  std::vector<std::string> seq(prefix.begin(), prefix.end());
-  auto viable = [&](bool* complete) {
-    try {
-      detokenize(seq);
-      *complete = true;
-      return true;
-    } catch (const ParseError& e) {
-      *complete = false;
-      return e.column == static_cast<int>(seq.size() + 1);
-    }
-  };
+  std::vector<Lexeme> lx = lexemes_of(prefix);
+  std::vector<std::string> wants;
   bool complete = false;
-  if (!viable(&complete)) {
-    try {
-      detokenize(seq);
-    } catch (const ParseError& e) {
+  try {
+    parse_lexemes(lx, &wants);
+    complete = true;
+  } catch (const ParseError& e) {
+    if (e.column != static_cast<int>(prefix.size() + 1))
       throw ParseError(0, e.column, "not a prefix of a list-Python program: " + e.detail);
-    }
   }
   std::vector<std::string> out;
   if (complete) out.emplace_back("<eos>");
   const auto& vocab = vocabulary();
-  seq.emplace_back();
+  std::vector<bool> tried(vocab.size(), false);
+  for (const std::string& w : wants) {
+    const auto it = std::find(vocab.begin() + 3, vocab.end(), w);
+    if (it != vocab.end()) tried[static_cast<size_t>(it - vocab.begin())] = true;
+  }
+  // prefix + token: the End lexeme becomes the token's, and a new End follows.
+  const int end_pos = static_cast<int>(prefix.size() + 2);
+  lx.back().column = end_pos - 1;
+  lx.push_back({Lex::End, "", 0, end_pos});
   for (size_t k = 3; k < vocab.size(); ++k) {
-    seq.back() = vocab[k];
-    bool done = false;
-    if (viable(&done)) out.push_back(vocab[k]);
+    if (!tried[k]) continue;
+    Lexeme& t = lx[lx.size() - 2];
+    t = lexemes_of(std::span<const std::string>(&vocab[k], 1))[0];
+    t.column = end_pos - 1;
+    try {
+      parse_lexemes(lx);
+      out.push_back(vocab[k]);
+    } catch (const ParseError& e) {
+      if (e.column == end_pos) out.push_back(vocab[k]);
+    }
   }
   return out;
 }
