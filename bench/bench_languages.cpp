@@ -64,7 +64,54 @@ int main(int argc, char** argv) {
     } while (seconds_since(t0) < min_seconds);
     const double eval_s = seconds_since(t0);
 
+    // Grammar: the tokens allowed after every prefix of the timed programs (what constrained decoding and
+    // repair ask). For list-Python, against its definition measured side by side: try each token of the
+    // vocabulary and keep it when prefix + token parses or fails only at its end. (RASP's grammar is
+    // stricter than "still parses" — it also avoids dead ends — so it has no such reference.)
+    const auto& vocab = lang.vocabulary();
+    auto reference_allowed = [&](std::vector<std::string> seq) {
+      size_t n = 0;
+      try {
+        lang.detokenize(seq);
+        ++n;
+      } catch (const mm::ParseError&) {
+      }
+      seq.emplace_back();
+      for (size_t k = 3; k < vocab.size(); ++k) {
+        seq.back() = vocab[k];
+        try {
+          lang.detokenize(seq);
+          ++n;
+        } catch (const mm::ParseError& e) {
+          n += e.column == static_cast<int>(seq.size() + 1);
+        }
+      }
+      return n;
+    };
+    std::vector<std::vector<std::string>> prefixes;
+    for (int k = 0; k < timed; ++k) {
+      const std::vector<std::string> tokens = ps[static_cast<size_t>(k)]->tokens();
+      for (size_t t = 0; t <= tokens.size(); ++t) prefixes.emplace_back(tokens.begin(), tokens.begin() + static_cast<long>(t));
+    }
+    size_t allowed = 0, reference = 0;
+    t0 = std::chrono::steady_clock::now();
+    for (const auto& p : prefixes) allowed += lang.next_token_ids(p).size();
+    const double grammar_s = seconds_since(t0);
+    const bool has_reference = lang_name == "python";
+    t0 = std::chrono::steady_clock::now();
+    if (has_reference)
+      for (const auto& p : prefixes) reference += reference_allowed(p);
+    const double reference_s = seconds_since(t0);
+    if (has_reference && allowed != reference)
+      throw mm::Error("next_token_ids and the reference disagree on the allowed tokens");
+
     nlohmann::json out = {
+        {"grammar",
+         {{"prefixes", prefixes.size()},
+          {"allowed", allowed},
+          {"ms_per_call", grammar_s / static_cast<double>(prefixes.size()) * 1e3},
+          {"reference_ms_per_call", has_reference ? nlohmann::json(reference_s / static_cast<double>(prefixes.size()) * 1e3)
+                                                  : nlohmann::json()}}},
         {"lang", lang_name},
         {"sampler",
          {{"accepted", st.accepted},

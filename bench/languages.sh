@@ -25,6 +25,12 @@ print(f"| {o['lang']} | {s['accepted_per_s']:.0f} | {s['rejection_rate']:.1%} | 
       f"{p['evals_per_s']:.3g} | {e['evals_per_s'] / p['evals_per_s']:.1f}x |")
 PY
 done
+echo
+echo "| language | prefixes | allowed tokens (ms a call) | every token tried (ms a call) | ratio |"
+echo "|---|---|---|---|---|"
+for lang in rasp python; do
+  python3 -c "import json,sys; g=json.load(open(sys.argv[1]))['grammar']; r=g['reference_ms_per_call']; print(f\"| {sys.argv[2]} | {g['prefixes']} | {g['ms_per_call']:.4f} | \" + (f\"{r:.4f} | {r/g['ms_per_call']:.0f}x |\" if r else '— | — |'))" "$tmp/$lang.ours" "$lang"
+done
 for lang in rasp python; do
   python3 -c "import json,sys; o=json.load(open(sys.argv[1])); print(sys.argv[2]+' rejections:', o['sampler']['rejected'], '; evaluator:', o['evaluator']['programs'], 'programs x', o['evaluator']['inputs'], 'inputs')" "$tmp/$lang.ours" "$lang"
 done

@@ -18,7 +18,7 @@ namespace {
 class Grammar : public ::testing::TestWithParam<const char*> {
  protected:
   const Language& lang() const { return language_by_name(GetParam()); }
-  // list-Python's next_token_ids parses the prefix once per candidate token (~30 us a parse), so fewer.
+  // list-Python's programs are ~200 tokens (RASP's ~30), so fewer.
   int trials(int rasp) const { return std::string(GetParam()) == "rasp" ? rasp : rasp / 8; }
 };
 
