@@ -1,5 +1,8 @@
 // In `modelmap-torch`: the torch commands themselves.
 #include <atomic>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -22,6 +25,18 @@ extern "C" void on_signal(int) { g_stop = true; }
 }  // namespace
 
 void remember_command_line(int, char**) {}
+
+// The mapper's decoder allocates a few (batch, heads, T, T) tensors a step, over 200 MB each for
+// list-Python's ~700-token programs. glibc serves blocks that large with mmap and unmaps them on free
+// (and trims the heap's top), so every step paid the kernel for fresh zeroed pages. Keeping freed memory
+// for reuse: measured on one list-Python epoch, system time 21.4 s -> 5.3 s and minor page faults
+// 8.0M -> 1.0M, user time unchanged, peak resident size 2.0 -> 4.3 GB (docs/mapper.md, Memory).
+static void keep_freed_memory() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, -1);
+#endif
+}
 
 int run_corpus_build(const BuildConfig& c, const std::string& out) {
   auto corpus = Corpus::open(out, /*create=*/true);
@@ -60,6 +75,7 @@ int run_corpus_build(const BuildConfig& c, const std::string& out) {
 }
 
 int run_mapper_train(const MapperTrainConfig& config) {
+  keep_freed_memory();
   train_mapper(config, std::cerr);
   std::printf("%s: trained\n", config.out.c_str());
   return 0;
