@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "core/progress.h"
 #include "corpus/corpus.h"
 #include "eval/gpt2_bpe.h"
@@ -110,9 +111,8 @@ EvalReport evaluate_mapper(const EvalOptions& o, std::ostream& log) {
     const std::vector<Input> inputs = evaluation_inputs(subject.domain, defaults);
     auto [it, fresh] = truth_of.try_emplace(e.program_id);
     if (fresh) it->second = run_on(*lang.detokenize(e.tokens), inputs);
-    Outputs predicted;
-    predicted.reserve(inputs.size());
-    for (const Input& x : inputs) predicted.push_back(subject_predict(subject, x));
+    Outputs predicted(inputs.size());
+    parallel_for(inputs.size(), threads, [&](size_t i) { predicted[i] = subject_predict(subject, inputs[i]); });
     // The model's behaviour on the verification inputs: run once, shared by every candidate of both mappers.
     std::unique_ptr<Behaviour> behaviour;
     double behaviour_seconds = 0;
