@@ -198,6 +198,7 @@ TEST(Mapper, TrainingStepsDriveTheLossDownOnTwoSubjects) {
 // decompile; bad checkpoints refused with one line.
 
 #include <filesystem>
+#include <sstream>
 
 #include "mapper/checkpoint.h"
 #include "test_util.h"
@@ -284,8 +285,10 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
   // The table per method. The greedy program is among the candidates and repair only keeps edits that raise
   // agreement, so on RASP (whose verification inputs are the evaluation's: the whole domain) fidelity can
   // only rise from method to method, for the mapper and for the floor alike.
-  const test::Ran ek = modelmap("eval --corpus " + corpus + " --mapper " + mapper + " --floor " + floor +
-                                " --candidates 3 --repair --repair-edits 100 --threads 2 --json " + dir + "/rk.json");
+  const std::string views = dir + "/views.jsonl";
+  const std::string eval_k = "eval --corpus " + corpus + " --mapper " + mapper + " --floor " + floor +
+                             " --candidates 3 --repair --repair-edits 100 --threads 2 --views-file " + views + " --json ";
+  const test::Ran ek = modelmap(eval_k + dir + "/rk.json");
   ASSERT_EQ(ek.exit_code, 0) << ek.err;
   const auto methods = nlohmann::json::parse(test::slurp(dir + "/rk.json"))["methods"];
   ASSERT_EQ(methods.size(), 3u);
@@ -296,6 +299,52 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
     for (size_t k = 1; k < 3; ++k)
       EXPECT_GE(methods[k][who]["all"]["fidelity_position"].get<double>(),
                 methods[k - 1][who]["all"]["fidelity_position"].get<double>()) << who << " " << k;
+
+  // The views file: a header, then each view's record as it is scored. Rerun on the complete file, every
+  // view is read back and the tables are the same; cut after one record and half of the next (a killed
+  // run), the rest is recomputed to the same tables; records are what the report sums (a tampered one
+  // shows); a file written with other options is refused.
+  auto tables = [](const std::string& report) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& m : nlohmann::json::parse(test::slurp(report))["methods"]) out.push_back({m["mapper"], m["floor"]});
+    return out;
+  };
+  auto lines_of = [](const std::string& text) {
+    std::vector<std::string> out;
+    std::stringstream in(text);
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) out.push_back(line);
+    return out;
+  };
+  const std::vector<std::string> lines = lines_of(test::slurp(views));
+  const int n_views = nlohmann::json::parse(test::slurp(dir + "/rk.json"))["views"].get<int>();
+  ASSERT_EQ(lines.size(), static_cast<size_t>(n_views) + 1);
+  ASSERT_GE(n_views, 2);
+  const test::Ran again = modelmap(eval_k + dir + "/rk2.json");
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  const std::string all_back = "resuming: " + std::to_string(n_views) + " of " + std::to_string(n_views) + " views";
+  EXPECT_NE(again.err.find(all_back), std::string::npos) << again.err;
+  EXPECT_EQ(tables(dir + "/rk2.json"), tables(dir + "/rk.json"));
+  test::write_file(views, lines[0] + "\n" + lines[1] + "\n" + lines[2].substr(0, lines[2].size() / 2));
+  const test::Ran cut = modelmap(eval_k + dir + "/rk3.json");
+  ASSERT_EQ(cut.exit_code, 0) << cut.err;
+  EXPECT_NE(cut.err.find("dropping an unfinished last line"), std::string::npos) << cut.err;
+  EXPECT_NE(cut.err.find("resuming: 1 of"), std::string::npos) << cut.err;
+  EXPECT_EQ(tables(dir + "/rk3.json"), tables(dir + "/rk.json"));
+  EXPECT_EQ(lines_of(test::slurp(views)).size(), lines.size());
+  std::string tampered = lines[0] + "\n";
+  for (size_t i = 1; i < lines.size(); ++i) {
+    nlohmann::json j = nlohmann::json::parse(lines[i]);
+    j["methods"][0]["mapper"]["token_accuracy"] = 0.25;
+    tampered += j.dump() + "\n";
+  }
+  test::write_file(views, tampered);
+  ASSERT_EQ(modelmap(eval_k + dir + "/rk4.json").exit_code, 0);
+  EXPECT_DOUBLE_EQ(nlohmann::json::parse(test::slurp(dir + "/rk4.json"))["methods"][0]["mapper"]["all"]["token_accuracy"].get<double>(), 0.25);
+  const test::Ran other = modelmap("eval --corpus " + corpus + " --mapper " + mapper + " --floor " + floor +
+                                   " --candidates 4 --repair --repair-edits 100 --threads 2 --views-file " + views);
+  EXPECT_EQ(other.exit_code, 2) << other.err;
+  EXPECT_NE(other.err.find("other options (candidates)"), std::string::npos) << other.err;
 
   // Refusals: one line, exit 2.
   test::write_file(dir + "/bad.pt", "not a checkpoint");

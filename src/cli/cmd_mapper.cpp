@@ -83,6 +83,9 @@ Command add_eval_command(CLI::App& root) {
   app->add_option("--seed", o->e.seed, "sampling of candidates");
   app->add_option("--limit", o->e.limit, "score at most this many test views (0 = all)")->check(CLI::Range(0, 100'000'000));
   app->add_option("--json", o->json, "also write the report as JSON to this file");
+  app->add_option("--views-file", o->e.views_file,
+                  "append each view's programs and scores to this file (JSON lines) as it is scored; views already "
+                  "in it are read back, so rerunning a killed evaluation resumes it");
   app->add_option("--device", o->e.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   app->add_option("--threads", o->e.threads, "torch threads (0 = torch's default)")->check(CLI::Range(0, 1024));
   return {app, [o] { return run_eval(o->e, o->json); }};

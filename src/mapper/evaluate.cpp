@@ -1,11 +1,14 @@
 // Scoring a mapper on the test split (see evaluate.h). Data flow: test examples (with their subject
 // models) -> per view: evaluation inputs, the true program's outputs (cached per program), the subject's
 // predictions (and, for candidates, its behaviour on the verification inputs) -> per method, an answer
-// from the mapper (and the floor) -> score -> sums per row.
+// from the mapper (and the floor) -> score -> the view's record (appended to the views file, if any; a
+// view already there is read back instead) -> sums per row.
 #include "mapper/evaluate.h"
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -65,6 +68,114 @@ Answers answer(Mapper& mapper, const SubjectModel& subject, const EvalOptions& o
   return a;
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Per-view records. A record holds, per method, the mapper's (and the floor's) program, its scores and
+// the seconds it took: everything the report sums, so a report from records read back is the same.
+
+nlohmann::json score_json(const ProgramScore& s, const std::vector<std::string>& tokens) {
+  std::string program;
+  for (const std::string& t : tokens) program += (program.empty() ? "" : " ") + t;
+  nlohmann::json j = {{"program", program}, {"token_accuracy", s.token_accuracy}, {"exact", s.exact},
+                      {"parses", s.parses}, {"equivalent", s.equivalent}, {"fidelity_position", s.fidelity_position},
+                      {"fidelity_sequence", s.fidelity_sequence}};
+  if (s.bpe_token_accuracy >= 0) j["bpe_token_accuracy"] = s.bpe_token_accuracy;
+  return j;
+}
+
+ProgramScore score_of(const nlohmann::json& j) {
+  ProgramScore s;
+  s.token_accuracy = j.at("token_accuracy").get<double>();
+  s.bpe_token_accuracy = j.value("bpe_token_accuracy", -1.0);
+  s.exact = j.at("exact").get<bool>();
+  s.parses = j.at("parses").get<bool>();
+  s.equivalent = j.at("equivalent").get<bool>();
+  s.fidelity_position = j.at("fidelity_position").get<double>();
+  s.fidelity_sequence = j.at("fidelity_sequence").get<double>();
+  return s;
+}
+
+// What decides a view's record: a views file is resumed only under the same.
+nlohmann::json record_options(const EvalOptions& o) {
+  return {{"corpus", o.corpus}, {"mapper", o.mapper}, {"floor", o.floor}, {"beam", o.beam},
+          {"candidates", o.candidates}, {"repair", o.repair}, {"repair_from", o.repair_from},
+          {"repair_edits", o.repair_edits}, {"repair_seconds", o.repair_seconds},
+          {"repair_structural", o.repair_structural}, {"inputs", o.inputs}, {"seed", o.seed}};
+}
+
+// The views file: a header line {"modelmap_eval_views": 1, "options": {...}}, then one record per line,
+// each flushed as it is written. An unfinished last line (a killed run) is dropped on reading.
+class ViewsFile {
+ public:
+  ViewsFile(const EvalOptions& o, std::ostream& log) : path_(o.views_file) {
+    if (path_.empty()) return;
+    const nlohmann::json options = record_options(o);
+    std::error_code ec;
+    const bool exists = std::filesystem::exists(path_, ec) && std::filesystem::file_size(path_, ec) > 0;
+    const bool has_header = exists && read(options, log);
+    out_.open(path_, std::ios::app | std::ios::binary);
+    if (!out_) throw Error("cannot write the views file '" + path_ + "'");
+    if (!has_header) write({{"modelmap_eval_views", 1}, {"options", options}});
+  }
+  const nlohmann::json* find(int64_t view) const {
+    const auto it = done_.find(view);
+    return it == done_.end() ? nullptr : &it->second;
+  }
+  size_t size() const { return done_.size(); }
+  void append(const nlohmann::json& record) {
+    if (!path_.empty()) write(record);
+  }
+
+ private:
+  void write(const nlohmann::json& j) {
+    out_ << j.dump() << '\n';
+    out_.flush();
+    if (!out_) throw Error("cannot write the views file '" + path_ + "'");
+  }
+  // Reads the records; whether the file holds its header line.
+  bool read(const nlohmann::json& options, std::ostream& log) {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) throw Error("cannot read the views file '" + path_ + "'");
+    std::string line;
+    std::streamoff good = 0;  // the end of the last complete line read
+    int64_t number = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      const bool complete = !in.eof();  // a line ended by its newline
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      const bool ok = complete && !j.is_discarded() &&
+                      (number == 1 ? j.contains("modelmap_eval_views") : j.contains("view") && j.contains("methods"));
+      if (!ok) {
+        if (in.peek() != std::char_traits<char>::eof() && complete)
+          throw Error("the views file '" + path_ + "' is corrupt at line " + std::to_string(number));
+        log << "views file: dropping an unfinished last line of '" << path_ << "'\n";
+        in.close();
+        std::filesystem::resize_file(path_, static_cast<uintmax_t>(good));
+        break;
+      }
+      good = in.tellg();
+      if (number == 1) {
+        if (j["options"] != options) {
+          std::string differ;
+          for (const auto& [key, value] : options.items())
+            if (!j["options"].contains(key) || j["options"][key] != value) differ += (differ.empty() ? "" : ", ") + key;
+          throw Error("the views file '" + path_ + "' was written by an evaluation with other options (" + differ +
+                      "); give another file or remove it");
+        }
+        continue;
+      }
+      if (!j["view"].is_number_integer())
+        throw Error("the views file '" + path_ + "' is corrupt at line " + std::to_string(number));
+      const int64_t view = j["view"].get<int64_t>();
+      done_[view] = std::move(j);
+    }
+    return good > 0;
+  }
+
+  std::string path_;
+  std::ofstream out_;
+  std::map<int64_t, nlohmann::json> done_;
+};
+
 }  // namespace
 
 EvalReport evaluate_mapper(const EvalOptions& o, std::ostream& log) {
@@ -104,9 +215,39 @@ EvalReport evaluate_mapper(const EvalOptions& o, std::ostream& log) {
   if (o.repair) add_method("repair");
   std::map<int64_t, Outputs> truth_of;  // by program id
   const TrainConfig defaults;
+  ViewsFile views(o, log);
+  size_t resumed = 0;
+  for (const MapperExample& e : test) resumed += views.find(e.view_id) != nullptr;
+  if (resumed > 0) log << "resuming: " << resumed << " of " << test.size() << " views read back from '" << o.views_file << "'\n";
+  // A record summed into each method's table: the mapper's, and the floor's.
+  auto tally = [&](const nlohmann::json& record, const std::vector<std::string>& rows) {
+    const auto& methods = record.at("methods");
+    if (methods.size() != r.methods.size()) throw Error("a record of view " + record.at("view").dump() + " has the wrong number of methods");
+    for (size_t k = 0; k < r.methods.size(); ++k) {
+      MethodReport& method = r.methods[k];
+      for (const auto& row : rows) method.mapper[row].add(score_of(methods[k].at("mapper")));
+      method.seconds_per_view += methods[k].at("seconds").get<double>();
+      if (floor) {
+        for (const auto& row : rows) method.floor[row].add(score_of(methods[k].at("floor")));
+        method.floor_seconds_per_view += methods[k].at("floor_seconds").get<double>();
+      }
+    }
+    r.methods.back().repair_edits_tried += record.at("repair_edits").get<int64_t>();
+  };
   Progress progress("eval", static_cast<int64_t>(test.size()));
   int64_t done = 0;
   for (const MapperExample& e : test) {
+    const std::vector<std::string> rows = {"all", "params " + params_bucket(e.params), "tokens " + length_bucket(e.tokens.size())};
+    if (const nlohmann::json* record = views.find(e.view_id)) {
+      try {
+        tally(*record, rows);
+      } catch (const nlohmann::json::exception& x) {
+        throw Error("the views file '" + o.views_file + "' has a malformed record of view " + std::to_string(e.view_id) +
+                    " (" + x.what() + ")");
+      }
+      progress.update(++done);
+      continue;
+    }
     const SubjectModel& subject = *e.subject;
     const std::vector<Input> inputs = evaluation_inputs(subject.domain, defaults);
     auto [it, fresh] = truth_of.try_emplace(e.program_id);
@@ -121,23 +262,22 @@ EvalReport evaluate_mapper(const EvalOptions& o, std::ostream& log) {
       behaviour = std::make_unique<Behaviour>(model_behaviour(subject, o.inputs, threads));
       behaviour_seconds = since(t);
     }
-    const std::vector<std::string> rows = {"all", "params " + params_bucket(e.params), "tokens " + length_bucket(e.tokens.size())};
     auto score = [&](const std::vector<std::string>& tokens) {
-      return score_program(lang, tokens, e.tokens, inputs, it->second, predicted, bpe.get());
+      return score_json(score_program(lang, tokens, e.tokens, inputs, it->second, predicted, bpe.get()), tokens);
     };
-    // Each method's answer scored into its table: the mapper's, or the floor's.
-    auto tally = [&](const Answers& a, bool is_floor) {
-      for (size_t k = 0; k < r.methods.size(); ++k) {
-        MethodReport& method = r.methods[k];
-        const ProgramScore s = score(a.tokens[k]);
-        for (const auto& row : rows) (is_floor ? method.floor : method.mapper)[row].add(s);
-        (is_floor ? method.floor_seconds_per_view : method.seconds_per_view) += a.seconds[k];
-      }
-    };
+    nlohmann::json record = {{"view", e.view_id}, {"methods", nlohmann::json::array()}};
     const Answers m = answer(mapper, subject, o, behaviour.get(), behaviour_seconds, threads, device);
-    tally(m, false);
-    r.methods.back().repair_edits_tried += m.repair_edits;
-    if (floor) tally(answer(floor, subject, o, behaviour.get(), behaviour_seconds, threads, device), true);
+    for (size_t k = 0; k < r.methods.size(); ++k) record["methods"].push_back({{"mapper", score(m.tokens[k])}, {"seconds", m.seconds[k]}});
+    record["repair_edits"] = m.repair_edits;
+    if (floor) {
+      const Answers f = answer(floor, subject, o, behaviour.get(), behaviour_seconds, threads, device);
+      for (size_t k = 0; k < r.methods.size(); ++k) {
+        record["methods"][k]["floor"] = score(f.tokens[k]);
+        record["methods"][k]["floor_seconds"] = f.seconds[k];
+      }
+    }
+    views.append(record);
+    tally(record, rows);
     progress.update(++done);
   }
   progress.finish();

@@ -29,6 +29,9 @@ struct EvalOptions {
   uint64_t inputs = 10000;    // verification inputs: the domain, or a fixed sample of this many
   uint64_t seed = 1;          // sampling of candidates
   int limit = 0;              // score at most this many test views (0 = all)
+  std::string views_file;     // per-view records (JSON lines), appended as views are scored; views already
+                              // in it (written with the same options) are read back, not recomputed, so a
+                              // killed evaluation resumes where it stopped ("" = none)
   std::string device = "cpu";
   int threads = 0;            // torch threads (0 = torch's default)
 };
