@@ -29,8 +29,8 @@ void remember_command_line(int, char**) {}
 // The mapper's decoder allocates a few (batch, heads, T, T) tensors a step, over 200 MB each for
 // list-Python's ~700-token programs. glibc serves blocks that large with mmap and unmaps them on free
 // (and trims the heap's top), so every step paid the kernel for fresh zeroed pages. Keeping freed memory
-// for reuse: measured on one list-Python epoch, system time 21.4 s -> 5.3 s and minor page faults
-// 8.0M -> 1.0M, user time unchanged, peak resident size 2.0 -> 4.3 GB (docs/mapper.md, Memory).
+// for reuse: measured on one list-Python epoch, system time 21.4 s -> 6.2 s and minor page faults
+// 8.0M -> 1.0M, user time about unchanged, peak resident size 2.0 -> 4.2 GB (docs/mapper.md, Memory).
 static void keep_freed_memory() {
 #if defined(__GLIBC__)
   mallopt(M_MMAP_THRESHOLD, 1 << 30);

@@ -175,9 +175,9 @@ class Parser {
     expect("(");
     expect_var(var);
     int offset = 0;
-    const bool plus = at("+"), minus_sign = at("-");
-    if (plus || minus_sign) {
-      const bool minus = next().text == "-";
+    const bool plus = at("+"), minus = at("-");  // both asked: at the end of input, both are wanted
+    if (plus || minus) {
+      next();
       const int k = number(1, 1, "an index offset");
       offset = minus ? -k : k;
     }

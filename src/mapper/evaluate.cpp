@@ -120,7 +120,6 @@ class ViewsFile {
     const auto it = done_.find(view);
     return it == done_.end() ? nullptr : &it->second;
   }
-  size_t size() const { return done_.size(); }
   void append(const nlohmann::json& record) {
     if (!path_.empty()) write(record);
   }
