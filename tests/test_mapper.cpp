@@ -282,12 +282,14 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
   test::write_file(dir + "/best.py", chosen.out);
   EXPECT_EQ(modelmap("run --program " + dir + "/best.py --input '[1, 2, 3]'").exit_code, 0) << chosen.out;
 
-  // The table per method. The greedy program is among the candidates and repair only keeps edits that raise
+  // The table per method (repair bounded by its edit count only: a time budget would make the recomputed
+  // views below depend on the machine's load). The greedy program is among the candidates and repair only keeps edits that raise
   // agreement, so on RASP (whose verification inputs are the evaluation's: the whole domain) fidelity can
   // only rise from method to method, for the mapper and for the floor alike.
   const std::string views = dir + "/views.jsonl";
   const std::string eval_k = "eval --corpus " + corpus + " --mapper " + mapper + " --floor " + floor +
-                             " --candidates 3 --repair --repair-edits 100 --threads 2 --views-file " + views + " --json ";
+                             " --candidates 3 --repair --repair-edits 100 --repair-seconds 100000 --threads 2 --views-file " +
+                             views + " --json ";
   const test::Ran ek = modelmap(eval_k + dir + "/rk.json");
   ASSERT_EQ(ek.exit_code, 0) << ek.err;
   const auto methods = nlohmann::json::parse(test::slurp(dir + "/rk.json"))["methods"];
@@ -342,7 +344,8 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
   ASSERT_EQ(modelmap(eval_k + dir + "/rk4.json").exit_code, 0);
   EXPECT_DOUBLE_EQ(nlohmann::json::parse(test::slurp(dir + "/rk4.json"))["methods"][0]["mapper"]["all"]["token_accuracy"].get<double>(), 0.25);
   const test::Ran other = modelmap("eval --corpus " + corpus + " --mapper " + mapper + " --floor " + floor +
-                                   " --candidates 4 --repair --repair-edits 100 --threads 2 --views-file " + views);
+                                   " --candidates 4 --repair --repair-edits 100 --repair-seconds 100000 --threads 2 --views-file " +
+                                   views);
   EXPECT_EQ(other.exit_code, 2) << other.err;
   EXPECT_NE(other.err.find("other options (candidates)"), std::string::npos) << other.err;
 
