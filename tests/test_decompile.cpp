@@ -232,6 +232,53 @@ TEST(Repair, StructuralEditsInsertAndDropOperations) {
   }
 }
 
+// list-Python: a missing assignment, a surplus one, a stray `if` and a missing loop are each one structural
+// step from the true program; repair with structural edits takes that step, single tokens cannot.
+TEST(Repair, ListPythonStructuralEditsAddAndRemoveStatements) {
+  const Language& lang = language_by_name("python");
+  const std::string head = "def random_function(arr):\n    n = len(arr)\n    out = [0] * n\n";
+  const std::string first = "    for i in range(0, n):\n";
+  const std::string a = "        out[(i) % len(out)] = arr[(i - 1) % len(arr)]\n";
+  const std::string b = "        out[(i + 1) % len(out)] = -arr[(i) % len(arr)]\n";
+  const std::string second = "    for i in range(1, n - 1):\n        out[(i) % len(out)] = arr[(i + 1) % len(arr)]\n";
+  const std::string tail = "    return out\n";
+  const auto truth = lang.parse(head + first + a + b + second + tail);
+  const Behaviour behaviour = program_behaviour(*truth, lang.default_domain());
+  struct Case {
+    std::string text, edit;
+  };
+  const std::vector<Case> cases = {
+      {head + first + a + second + tail, "insert at line 6: `out[(i + 1) % len(out)] = -arr[(i) % len(arr)]`"},
+      {head + first + a + b + "        out[(i) % len(out)] = -arr[(i + 1) % len(arr)]\n" + second + tail,
+       "drop line 7: `out[(i) % len(out)] = -arr[(i + 1) % len(arr)]`"},
+      {head + first + "        if arr[(i)] % 3 != 0:\n    " + a + b + second + tail, "unwrap line 5: `if arr[(i)] % 3 != 0:`"},
+      {head + first + a + b + tail, "append `for i in range(1, n - 1):` `out[(i) % len(out)] = arr[(i + 1) % len(arr)]`"},
+  };
+  RepairOptions structural{5000, 60, 2};
+  structural.structural = true;
+  for (const Case& c : cases) {
+    const auto start = lang.parse(c.text);
+    ASSERT_GT(count_disagreements(*start, behaviour), 0) << c.text;
+    // The step is among the neighbours, described by the line it changes, and gives the true program.
+    bool found = false;
+    for (const auto& e : lang.structural_edits(start->tokens())) {
+      EXPECT_NO_THROW(lang.detokenize(e.tokens)) << e.what;
+      EXPECT_NE(e.tokens, start->tokens()) << e.what;
+      if (e.what == c.edit) {
+        found = true;
+        EXPECT_EQ(e.tokens, truth->tokens()) << e.what;
+      }
+    }
+    EXPECT_TRUE(found) << c.edit << "\n" << c.text;
+    const Candidate out = repair_candidate(lang, Candidate::proposed(start->tokens(), 0.0, "start"), behaviour, structural);
+    EXPECT_EQ(out.agreement.positions, out.agreement.positions_total) << c.text;
+    ASSERT_FALSE(out.edits.empty()) << c.text;
+    const RepairOptions tokens_only{5000, 60, 2};
+    const Candidate without = repair_candidate(lang, Candidate::proposed(start->tokens(), 0.0, "start"), behaviour, tokens_only);
+    EXPECT_LT(without.agreement.positions, without.agreement.positions_total) << c.text;
+  }
+}
+
 TEST(Repair, StopsAtItsEditBudgetAndSaysSo) {
   const Language& lang = language_by_name("rasp");
   const Behaviour b = program_behaviour(*classic("sort_unique"), lang.default_domain());

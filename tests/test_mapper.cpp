@@ -277,6 +277,7 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
   EXPECT_NE(v.err.find("fidelity: "), std::string::npos) << v.err;
   EXPECT_NE(v.err.find("on 3,905 inputs (the whole domain)"), std::string::npos) << v.err;
   EXPECT_NE(v.err.find("repair: "), std::string::npos) << v.err;
+  EXPECT_NE(v.err.find(" single-token edits run in "), std::string::npos) << "RASP's default: " << v.err;
   const test::Ran chosen = modelmap("decompile " + dir + "/v.safetensors --mapper " + mapper + " --candidates 4 --threads 2");
   ASSERT_EQ(chosen.exit_code, 0) << chosen.err;
   test::write_file(dir + "/best.py", chosen.out);
@@ -297,6 +298,7 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
   EXPECT_EQ(methods[0]["name"], "greedy");
   EXPECT_EQ(methods[1]["name"], "best of 3");
   EXPECT_EQ(methods[2]["name"], "repair");
+  EXPECT_EQ(methods[2]["repair_structural"], false) << "RASP repairs by single tokens unless told otherwise";
   for (const char* who : {"mapper", "floor"})
     for (size_t k = 1; k < 3; ++k)
       EXPECT_GE(methods[k][who]["all"]["fidelity_position"].get<double>(),
@@ -360,6 +362,8 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
       {"eval --corpus " + corpus + " --mapper " + mapper + " --floor " + dir + "/bad.pt", "not a modelmap mapper checkpoint"},
       {"mapper train --corpus " + dir + "/none.sqlite -o " + dir + "/x.pt", "does not exist"},
       {"eval --corpus " + corpus + " --mapper " + mapper + " --repair", "--repair repairs the best of the candidates"},
+      {"decompile " + dir + "/v.safetensors --mapper " + mapper + " --candidates 2 --repair --repair-structural --no-repair-structural",
+       "excludes"},
   };
   // Corrupted copies of a good checkpoint: bytes flipped at places spread over the file (archive headers,
   // records, parameters, optimizer state). Each is refused with one line, or — where the flipped bytes are

@@ -5,6 +5,22 @@
 
 namespace mm::cli {
 
+namespace {
+
+// --repair-structural / --no-repair-structural into `value` (1 / 0); neither leaves it at -1, the
+// language's default (structural_repair_by_default: list-Python yes, RASP no).
+void add_structural_flags(CLI::App* app, int* value) {
+  CLI::Option* yes = app->add_flag_callback("--repair-structural", [value] { *value = 1; },
+                                            "repair also tries the language's structural edits (RASP: drop, insert, "
+                                            "re-point an operation; list-Python: drop, insert, wrap, unwrap a "
+                                            "statement, append a loop); the default for list-Python");
+  CLI::Option* no = app->add_flag_callback("--no-repair-structural", [value] { *value = 0; },
+                                           "repair tries single-token edits only; the default for RASP");
+  yes->excludes(no);
+}
+
+}  // namespace
+
 Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands) {
   CLI::App* mapper = root.add_subcommand("mapper", "train the mapper: subject weights -> program tokens");
   mapper->require_subcommand(1);
@@ -42,8 +58,7 @@ Command add_decompile_command(CLI::App& root) {
       ->excludes(beam);
   app->add_flag("--all", o->all, "print every candidate, ranked, with its fidelity");
   app->add_flag("--repair", o->repair, "improve the best candidates by edits that raise agreement with the model");
-  app->add_flag("--repair-structural", o->repair_structural,
-                "repair also tries the language's structural edits (RASP: drop, insert, re-point an operation)");
+  add_structural_flags(app, &o->repair_structural);
   app->add_option("--repair-from", o->repair_from, "how many of the best candidates to repair")->check(CLI::Range(1, 1024));
   app->add_option("--repair-edits", o->repair_edits, "repair budget: edits run against the model, in all")
       ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
@@ -76,8 +91,7 @@ Command add_eval_command(CLI::App& root) {
   app->add_option("--repair-edits", o->e.repair_edits, "repair budget per view: edits run against the model")
       ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
   app->add_option("--repair-seconds", o->e.repair_seconds, "repair budget per view: seconds")->check(CLI::Range(0.0, 1e6));
-  app->add_flag("--repair-structural", o->e.repair_structural,
-                "repair also tries the language's structural edits (RASP: drop, insert, re-point an operation)");
+  add_structural_flags(app, &o->e.repair_structural);
   app->add_option("--inputs", o->e.inputs, "verification inputs: the whole domain, or a fixed sample of this many")
       ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
   app->add_option("--seed", o->e.seed, "sampling of candidates");

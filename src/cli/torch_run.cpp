@@ -107,8 +107,9 @@ int run_decompile(const DecompileOptions& o) {
   std::vector<Candidate> ranked = rank_candidates(lang, std::move(candidates), behaviour, threads);
   // Repair: single edits of the best few, kept when they raise agreement.
   RepairStats repair;
+  const bool structural = o.repair_structural < 0 ? structural_repair_by_default(lang) : o.repair_structural == 1;
   if (o.repair) {
-    const RepairOptions options{o.repair_edits, o.repair_seconds, threads, o.repair_structural};
+    const RepairOptions options{o.repair_edits, o.repair_seconds, threads, structural};
     ranked = repair_best(lang, ranked, o.repair_from, behaviour, options, threads, &repair);
   }
   auto summary = [&](const Candidate& c) {
@@ -136,8 +137,9 @@ int run_decompile(const DecompileOptions& o) {
             << (ranked.size() > 1 ? "s" : "") << ")\n";
   if (o.repair) {
     char b[160];
-    std::snprintf(b, sizeof b, "repair: %lld edits run in %.1f s, %d kept%s\n", static_cast<long long>(repair.tried),
-                  repair.seconds, repair.rounds, repair.budget_spent ? "; stopped by the budget" : "");
+    std::snprintf(b, sizeof b, "repair: %lld %s edits run in %.1f s, %d kept%s\n", static_cast<long long>(repair.tried),
+                  structural ? "single-token and structural" : "single-token", repair.seconds, repair.rounds,
+                  repair.budget_spent ? "; stopped by the budget" : "");
     std::cerr << b;
   }
   return 0;

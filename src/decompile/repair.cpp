@@ -40,6 +40,8 @@ std::vector<EditedProgram> single_edits(const Language& lang, const std::vector<
   return out;
 }
 
+bool structural_repair_by_default(const Language& lang) { return lang.name() == "python"; }
+
 std::vector<EditedProgram> structural_edits(const Language& lang, const std::vector<std::string>& tokens,
                                             std::set<std::vector<std::string>>& seen) {
   std::vector<EditedProgram> out;

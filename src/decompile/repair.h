@@ -6,7 +6,8 @@
 // edit against the behaviour and takes the one that agrees best (ties: the earliest), until no edit helps
 // or the budget (edits run, seconds) is spent. With `structural`, each round also tries the
 // language's structural edits (Language::structural_edits: for RASP, drop an operation, insert a Map,
-// return an earlier value), which single tokens cannot make.
+// return an earlier value; for list-Python, drop or insert a statement, wrap or unwrap an `if`, append a
+// loop), which single tokens cannot make.
 #pragma once
 
 #include <cstdint>
@@ -34,9 +35,13 @@ struct RepairOptions {
   int64_t max_edits = 2000;  // single edits run against the behaviour, over all rounds
   double max_seconds = 10;   // wall-clock budget
   int threads = 1;           // edits run side by side
-  bool structural = false;   // also try the language's structural edits (measured: no gain at a
-                             // 1,000-edit budget on RASP, docs/results.md; so off by default)
+  bool structural = false;   // also try the language's structural edits
 };
+
+// Whether repair tries the language's structural edits when not told either way: the better choice as
+// measured at the default search (docs/results.md) — list-Python yes (functional equivalence and fidelity
+// up by a wide margin), RASP no (no gain at a 1,000-edit budget: its insertions crowd out token edits).
+bool structural_repair_by_default(const Language& lang);
 
 struct RepairStats {
   int64_t tried = 0;          // edits run against the behaviour

@@ -1,6 +1,8 @@
 // list-Python behind the Language interface.
 #include "listpy/listpy.h"
 
+#include "core/error.h"
+
 namespace mm::listpy {
 
 namespace {
@@ -47,6 +49,17 @@ class PyLanguage final : public Language {
   int closing_margin() const override { return 64; }
   std::vector<int> next_token_ids(std::span<const std::string> prefix) const override {
     return token_ids(vocabulary(), listpy::next_tokens(prefix));
+  }
+  std::vector<StructuralEdit> structural_edits(std::span<const std::string> tokens) const override {
+    std::vector<StructuralEdit> out;
+    listpy::Program p;
+    try {
+      p = listpy::detokenize(tokens);
+    } catch (const ParseError&) {
+      return out;
+    }
+    for (auto& [q, what] : structural_neighbours(p)) out.push_back({tokenize(q), std::move(what)});
+    return out;
   }
   std::unique_ptr<mm::Program> generate(Rng& rng, const GenerateConfig& config) const override {
     return std::make_unique<PyProgram>(listpy::generate(rng, config.size_min, config.size_max));

@@ -37,6 +37,12 @@ void print_stmt(const Stmt& s, int depth, std::string& out) {
 
 }  // namespace
 
+std::string print_statement(const Stmt& statement) {
+  std::string out;
+  print_stmt(statement, 0, out);
+  return out;
+}
+
 std::string print(const Program& program) {
   std::string out = "def random_function(arr):\n    n = len(arr)\n    out = [0] * n\n";
   for (const Stmt& loop : program.loops) print_stmt(loop, 1, out);

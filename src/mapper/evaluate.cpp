@@ -61,7 +61,7 @@ Answers answer(Mapper& mapper, const SubjectModel& subject, const EvalOptions& o
   if (!o.repair) return a;
   t = Clock::now();
   RepairStats stats;
-  ranked = repair_best(lang, ranked, o.repair_from, *behaviour, {o.repair_edits, o.repair_seconds, threads, o.repair_structural}, threads, &stats);
+  ranked = repair_best(lang, ranked, o.repair_from, *behaviour, {o.repair_edits, o.repair_seconds, threads, o.repair_structural == 1}, threads, &stats);
   a.tokens.push_back(ranked.empty() ? std::vector<std::string>{} : ranked[0].tokens);
   a.seconds.push_back(best_seconds + since(t));
   a.repair_edits = stats.tried;
@@ -99,7 +99,7 @@ nlohmann::json record_options(const EvalOptions& o) {
   return {{"corpus", o.corpus}, {"mapper", o.mapper}, {"floor", o.floor}, {"beam", o.beam},
           {"candidates", o.candidates}, {"repair", o.repair}, {"repair_from", o.repair_from},
           {"repair_edits", o.repair_edits}, {"repair_seconds", o.repair_seconds},
-          {"repair_structural", o.repair_structural}, {"inputs", o.inputs}, {"seed", o.seed}};
+          {"repair_structural", o.repair_structural == 1}, {"inputs", o.inputs}, {"seed", o.seed}};
 }
 
 // The views file: a header line {"modelmap_eval_views": 1, "options": {...}}, then one record per line,
@@ -177,7 +177,8 @@ class ViewsFile {
 
 }  // namespace
 
-EvalReport evaluate_mapper(const EvalOptions& o, std::ostream& log) {
+EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
+  EvalOptions o = options;
   if (o.beam < 1) throw Error("--beam must be at least 1");
   if (o.candidates < 1) throw Error("--candidates must be at least 1");
   if (o.repair && o.candidates < 2) throw Error("--repair repairs the best of the candidates: give --candidates 2 or more");
@@ -195,6 +196,7 @@ EvalReport evaluate_mapper(const EvalOptions& o, std::ostream& log) {
       log << "warning: '" << o.floor << "' was trained with weights; it is not a no-weights floor\n";
   }
   const Language& lang = language_by_name(config.language);
+  if (o.repair_structural < 0) o.repair_structural = structural_repair_by_default(lang) ? 1 : 0;
   std::unique_ptr<Gpt2Bpe> bpe;
   if (config.language == "python") bpe = std::make_unique<Gpt2Bpe>(Gpt2Bpe::load(Gpt2Bpe::default_dir()));
 
@@ -205,6 +207,7 @@ EvalReport evaluate_mapper(const EvalOptions& o, std::ostream& log) {
   EvalReport r;
   r.language = config.language;
   r.encoder = config.encoder;
+  r.repair_structural = o.repair_structural == 1;
   auto add_method = [&](std::string name) {
     r.methods.emplace_back();
     r.methods.back().name = std::move(name);
@@ -330,8 +333,9 @@ std::string format_report(const EvalReport& r) {
     }
     out += ")";
     if (method.name == "repair") {
-      std::snprintf(b, sizeof b, "; %.1f edits run per view (mapper)",
-                    static_cast<double>(method.repair_edits_tried) / static_cast<double>(std::max<int64_t>(r.views, 1)));
+      std::snprintf(b, sizeof b, "; %.1f edits run per view (mapper; %s)",
+                    static_cast<double>(method.repair_edits_tried) / static_cast<double>(std::max<int64_t>(r.views, 1)),
+                    r.repair_structural ? "single-token and structural edits" : "single-token edits");
       out += b;
     }
     out += "\n\n";
@@ -359,7 +363,10 @@ std::string report_json(const EvalReport& r) {
         j["floor_seconds_per_view"] = method.floor_seconds_per_view;
       }
     }
-    if (method.name == "repair") j["repair_edits_tried"] = method.repair_edits_tried;
+    if (method.name == "repair") {
+      j["repair_edits_tried"] = method.repair_edits_tried;
+      j["repair_structural"] = r.repair_structural;
+    }
     return j;
   };
   // The first method's table at the top level (as before candidates existed), every method under "methods".

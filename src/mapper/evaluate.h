@@ -25,7 +25,8 @@ struct EvalOptions {
   int repair_from = 3;        // how many of the ranked candidates are repaired
   int64_t repair_edits = 2000;  // edit budget per view (and per mapper)
   double repair_seconds = 10;   // time budget per view (and per mapper)
-  bool repair_structural = false;  // repair also tries the language's structural edits
+  int repair_structural = -1;  // repair also tries the language's structural edits: 1 yes, 0 no,
+                               // -1 the language's default (structural_repair_by_default)
   uint64_t inputs = 10000;    // verification inputs: the domain, or a fixed sample of this many
   uint64_t seed = 1;          // sampling of candidates
   int limit = 0;              // score at most this many test views (0 = all)
@@ -53,6 +54,7 @@ struct EvalReport {
   std::vector<MethodReport> methods;            // greedy (or beam) first
   int64_t views = 0;
   double seconds = 0;                           // the whole evaluation, wall clock
+  bool repair_structural = false;               // repair tried structural edits too
 };
 
 EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log);
