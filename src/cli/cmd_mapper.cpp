@@ -8,7 +8,7 @@ namespace mm::cli {
 namespace {
 
 // --repair-structural / --no-repair-structural into `value` (1 / 0); neither leaves it at -1, the
-// language's default (structural_repair_by_default: list-Python yes, RASP no).
+// language's default (structural_repair: list-Python yes, RASP no).
 void add_structural_flags(CLI::App* app, int* value) {
   CLI::Option* yes = app->add_flag_callback("--repair-structural", [value] { *value = 1; },
                                             "repair also tries the language's structural edits (RASP: drop, insert, "

@@ -31,7 +31,7 @@ struct DecompileOptions {
   int repair_from = 3;        // how many of the ranked candidates are repaired
   int64_t repair_edits = 2000;  // edit budget: edits run against the model
   int repair_structural = -1;  // repair also tries the language's structural edits: 1 yes, 0 no,
-                               // -1 the language's default (structural_repair_by_default)
+                               // -1 the language's default (structural_repair)
   double repair_seconds = 10;   // time budget of the repair
   uint64_t inputs = 10000;    // verification inputs: the domain, or a fixed sample of this many
   uint64_t seed = 1;          // sampling

@@ -107,7 +107,7 @@ int run_decompile(const DecompileOptions& o) {
   std::vector<Candidate> ranked = rank_candidates(lang, std::move(candidates), behaviour, threads);
   // Repair: single edits of the best few, kept when they raise agreement.
   RepairStats repair;
-  const bool structural = o.repair_structural < 0 ? structural_repair_by_default(lang) : o.repair_structural == 1;
+  const bool structural = structural_repair(lang, o.repair_structural);
   if (o.repair) {
     const RepairOptions options{o.repair_edits, o.repair_seconds, threads, structural};
     ranked = repair_best(lang, ranked, o.repair_from, behaviour, options, threads, &repair);

@@ -40,7 +40,7 @@ std::vector<EditedProgram> single_edits(const Language& lang, const std::vector<
   return out;
 }
 
-bool structural_repair_by_default(const Language& lang) { return lang.name() == "python"; }
+bool structural_repair(const Language& lang, int choice) { return choice < 0 ? lang.name() == "python" : choice == 1; }
 
 std::vector<EditedProgram> structural_edits(const Language& lang, const std::vector<std::string>& tokens,
                                             std::set<std::vector<std::string>>& seen) {

@@ -38,10 +38,11 @@ struct RepairOptions {
   bool structural = false;   // also try the language's structural edits
 };
 
-// Whether repair tries the language's structural edits when not told either way: the better choice as
-// measured at the default search (docs/results.md) — list-Python yes (functional equivalence and fidelity
-// up by a wide margin), RASP no (no gain at a 1,000-edit budget: its insertions crowd out token edits).
-bool structural_repair_by_default(const Language& lang);
+// Whether repair tries the language's structural edits: `choice` 1 yes, 0 no, -1 (not told either way)
+// the language's default, the better choice as measured at the default search (docs/results.md) —
+// list-Python yes (functional equivalence and fidelity up by a wide margin), RASP no (no gain at a
+// 1,000-edit budget: its insertions crowd out token edits).
+bool structural_repair(const Language& lang, int choice);
 
 struct RepairStats {
   int64_t tried = 0;          // edits run against the behaviour

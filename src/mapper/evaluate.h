@@ -26,7 +26,7 @@ struct EvalOptions {
   int64_t repair_edits = 2000;  // edit budget per view (and per mapper)
   double repair_seconds = 10;   // time budget per view (and per mapper)
   int repair_structural = -1;  // repair also tries the language's structural edits: 1 yes, 0 no,
-                               // -1 the language's default (structural_repair_by_default)
+                               // -1 the language's default (structural_repair)
   uint64_t inputs = 10000;    // verification inputs: the domain, or a fixed sample of this many
   uint64_t seed = 1;          // sampling of candidates
   int limit = 0;              // score at most this many test views (0 = all)
