@@ -48,16 +48,26 @@ Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands) {
 
 Command add_decompile_command(CLI::App& root) {
   auto o = std::make_shared<DecompileOptions>();
-  CLI::App* app = root.add_subcommand("decompile", "print the program a subject model computes, as the mapper reads it");
+  CLI::App* app = root.add_subcommand("decompile", "print the program a subject model computes: the mapper's candidates, "
+                                                   "checked against the model, then a search of the program space");
   app->add_option("model", o->model, "subject model (.safetensors)")->required();
-  app->add_option("--mapper", o->mapper, "mapper checkpoint")->required();
+  app->add_option("--mapper", o->mapper, "mapper checkpoint (none: the search alone)");
+  app->add_option("--search", o->search,
+                  "synth: search the program space against the model, guided by the candidates (RASP; the default there); "
+                  "repair: edit the best candidates (the default for list-Python); none: the best candidate as it is")
+      ->check(CLI::IsMember({"synth", "repair", "none"}));
+  app->add_option("--search-seconds", o->search_seconds, "synthesis budget: seconds")->check(CLI::Range(0.0, 1e6));
+  app->add_option("--search-expressions", o->search_expressions, "synthesis budget: expressions built and scored")
+      ->check(CLI::Range(int64_t{0}, int64_t{1'000'000'000'000}));
+  app->add_option("--search-memory", o->search_memory_mb, "synthesis: MB for the tables it keeps for reuse")
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
   auto* beam = app->add_option("--beam", o->beam, "beam width of the one decoded program (1 = greedy)")->check(CLI::Range(1, 256));
   app->add_option("--candidates", o->candidates,
                   "propose this many programs (beam search and sampling), run each against the model, return the most faithful")
       ->check(CLI::Range(1, 1024))
       ->excludes(beam);
   app->add_flag("--all", o->all, "print every candidate, ranked, with its fidelity");
-  app->add_flag("--repair", o->repair, "improve the best candidates by edits that raise agreement with the model");
+  app->add_flag("--repair", o->repair, "the same as --search repair: improve the best candidates by edits that raise agreement with the model");
   add_structural_flags(app, &o->repair_structural);
   app->add_option("--repair-from", o->repair_from, "how many of the best candidates to repair")->check(CLI::Range(1, 1024));
   app->add_option("--repair-edits", o->repair_edits, "repair budget: edits run against the model, in all")
@@ -77,11 +87,26 @@ Command add_eval_command(CLI::App& root) {
     std::string json;
   };
   auto o = std::make_shared<Options>();
-  CLI::App* app = root.add_subcommand("eval", "score a mapper on a corpus's test split (token accuracy, exact match, "
-                                              "functional equivalence, fidelity), beside its no-weights floor");
+  CLI::App* app = root.add_subcommand("eval", "score a mapper (or the search alone) on a corpus's test split (token accuracy, "
+                                              "exact match, functional equivalence, fidelity), beside its no-weights floor");
   app->add_option("--corpus", o->e.corpus, "corpus file")->required();
-  app->add_option("--mapper", o->e.mapper, "mapper checkpoint")->required();
+  app->add_option("--mapper", o->e.mapper, "mapper checkpoint (none: with --search synth, the search alone)");
   app->add_option("--floor", o->e.floor, "checkpoint of the same mapper trained with --no-weights");
+  app->add_option_function<std::string>(
+         "--search",
+         [o](const std::string& v) {
+           if (v != "synth") throw CLI::ValidationError("--search", "eval adds the synthesis method only: --search synth");
+           o->e.synth = true;
+         },
+         "synth: also report synthesis (the search of the program space), guided by the mapper's candidates, by the "
+         "floor's, and alone (RASP)")
+      ->check(CLI::IsMember({"synth"}));
+  app->add_option("--search-seconds", o->e.search_seconds, "synthesis budget per view (for each of mapper, floor, alone): seconds")
+      ->check(CLI::Range(0.0, 1e6));
+  app->add_option("--search-expressions", o->e.search_expressions, "synthesis budget per view: expressions built and scored")
+      ->check(CLI::Range(int64_t{0}, int64_t{1'000'000'000'000}));
+  app->add_option("--search-memory", o->e.search_memory_mb, "synthesis: MB for the tables it keeps for reuse")
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
   app->add_option("--beam", o->e.beam, "beam width of the first method (1 = greedy)")->check(CLI::Range(1, 256));
   app->add_option("--candidates", o->e.candidates,
                   "also report the best of this many candidates by fidelity to the subject model (1 = not)")

@@ -23,7 +23,11 @@ int run_mapper_train(const MapperTrainConfig& config);
 
 struct DecompileOptions {
   std::string model;          // subject .safetensors
-  std::string mapper;         // mapper checkpoint
+  std::string mapper;         // mapper checkpoint ("" = search alone)
+  std::string search;         // "synth", "repair", "none"; "" = --repair's choice, else the language's default
+  double search_seconds = 8;  // synthesis budget: seconds
+  int64_t search_expressions = 200'000'000;  // synthesis budget: expressions built and scored
+  int64_t search_memory_mb = 1024;           // synthesis: memory for the tables it keeps
   int beam = 1;               // 1 = greedy (with candidates = 1)
   int candidates = 1;         // K: beam search of width ceil(K/2) and sampling propose up to K programs
   bool all = false;           // print the ranked list, not only the best

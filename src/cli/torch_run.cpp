@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "core/language.h"
 #include "core/safetensors.h"
-#include "decompile/repair.h"
+#include "decompile/pipeline.h"
 #include "mapper/checkpoint.h"
 #include "mapper/decode.h"
 #include "mapper/device.h"
@@ -81,47 +81,67 @@ int run_mapper_train(const MapperTrainConfig& config) {
   return 0;
 }
 
+// The search `decompile` runs: --search, else --repair's, else the language's default.
+static SearchKind decompile_search(const DecompileOptions& o, const Language& lang) {
+  if (!o.search.empty()) {
+    const SearchKind k = parse_search(o.search);
+    if (o.repair && k != SearchKind::Repair) throw Error("--repair and --search " + o.search + " ask for different searches");
+    return k;
+  }
+  return o.repair ? SearchKind::Repair : default_search(lang);
+}
+
 int run_decompile(const DecompileOptions& o) {
   const torch::Device device = parse_device(o.device);
   if (o.threads > 0) torch::set_num_threads(o.threads);
   const int threads = o.threads > 0 ? o.threads : torch::get_num_threads();
   const SubjectModel subject = subject_from_safetensors(safetensors_read_file(o.model), o.model);
-  Mapper mapper = load_mapper(o.mapper, subject.language, device);
   const Language& lang = language_by_name(subject.language);
-  // Propose: the mapper reads the weights once and decodes K programs.
-  const EncoderInput in = encoder_input(subject, mapper->config());
-  std::vector<Decoded> proposed;
-  {
-    torch::NoGradGuard no_grad;
-    const Memory memory = mapper->encode(collate({&in}, mapper->config(), device));
-    proposed = o.candidates > 1 ? propose_candidates(mapper, memory, o.candidates, o.seed)
-                                : decode_program(mapper, memory, o.beam);
-    if (o.candidates == 1 && proposed.size() > 1) proposed.resize(1);
-  }
-  if (proposed.empty())
-    throw Error("the mapper wrote no complete program within " + std::to_string(mapper->config().max_tokens) + " tokens");
-  // Verify: the model runs once on the verification inputs; every candidate is scored against that.
-  const Behaviour behaviour = model_behaviour(subject, o.inputs, threads);
+  DecompileConfig config;
+  config.search = decompile_search(o, lang);
+  config.threads = threads;
+  config.repair_from = o.repair_from;
+  config.repair = {o.repair_edits, o.repair_seconds, threads, structural_repair(lang, o.repair_structural)};
+  config.synth.max_seconds = o.search_seconds;
+  config.synth.max_expressions = o.search_expressions;
+  config.synth.memory_mb = o.search_memory_mb;
+  config.synth.progress = [](const std::string& line) { std::cerr << line << "\n"; };
+  // Propose: the mapper reads the weights once and decodes K programs (none without a mapper).
   std::vector<Candidate> candidates;
-  for (const Decoded& d : proposed) candidates.push_back(Candidate::proposed(d.tokens, d.logprob, d.origin));
-  std::vector<Candidate> ranked = rank_candidates(lang, std::move(candidates), behaviour, threads);
-  // Repair: single edits of the best few, kept when they raise agreement.
-  RepairStats repair;
-  const bool structural = structural_repair(lang, o.repair_structural);
-  if (o.repair) {
-    const RepairOptions options{o.repair_edits, o.repair_seconds, threads, structural};
-    ranked = repair_best(lang, ranked, o.repair_from, behaviour, options, threads, &repair);
+  Mapper mapper{nullptr};
+  Memory memory;
+  if (!o.mapper.empty()) {
+    mapper = load_mapper(o.mapper, subject.language, device);
+    const EncoderInput in = encoder_input(subject, mapper->config());
+    torch::NoGradGuard no_grad;
+    memory = mapper->encode(collate({&in}, mapper->config(), device));
+    std::vector<Decoded> proposed = o.candidates > 1 ? propose_candidates(mapper, memory, o.candidates, o.seed)
+                                                     : decode_program(mapper, memory, o.beam);
+    if (o.candidates == 1 && proposed.size() > 1) proposed.resize(1);
+    if (proposed.empty())
+      throw Error("the mapper wrote no complete program within " + std::to_string(mapper->config().max_tokens) + " tokens");
+    for (const Decoded& d : proposed) candidates.push_back(Candidate::proposed(d.tokens, d.logprob, d.origin));
+    // Ties between equally faithful programs of one size go to the likelier under the mapper.
+    config.synth.logprob = [&](const std::vector<std::string>& tokens) { return program_logprob(mapper, memory, tokens); };
   }
+  // Verify, then search: the model runs once on the verification inputs; everything is scored against that.
+  const Behaviour behaviour = model_behaviour(subject, o.inputs, threads);
+  const DecompileResult result = decompile_behaviour(lang, behaviour, subject.domain, std::move(candidates), config);
+  const std::vector<Candidate>& ranked = result.ranked;
   auto summary = [&](const Candidate& c) {
-    char lp[32];
-    std::snprintf(lp, sizeof lp, "%.2f", c.logprob);
-    std::string s = c.origin + ", mapper log-probability " + lp;
+    std::string s = c.origin;
+    if (!mapper.is_empty() && c.origin.rfind("synthesis", 0) != 0) {
+      char lp[32];
+      std::snprintf(lp, sizeof lp, "%.2f", c.logprob);
+      s += std::string(", mapper log-probability ") + lp;
+    }
     if (!c.edits.empty()) {
       s += "; repaired by " + std::to_string(c.edits.size()) + " edit" + (c.edits.size() > 1 ? "s" : "") + ":";
       for (size_t k = 0; k < c.edits.size(); ++k) s += (k ? ", " : " ") + c.edits[k].describe();
     }
     return s;
   };
+  if (ranked.empty()) throw Error("the search found no program (nothing it built runs on every verification input)");
   const Candidate& best = ranked.front();
   if (o.all) {
     for (size_t k = 0; k < ranked.size(); ++k) {
@@ -135,11 +155,21 @@ int run_decompile(const DecompileOptions& o) {
   std::cerr << "fidelity: " << describe_fidelity(best.agreement, behaviour) << "\n";
   std::cerr << "chosen: " << summary(best) << " (best of " << ranked.size() << " distinct candidate"
             << (ranked.size() > 1 ? "s" : "") << ")\n";
-  if (o.repair) {
+  if (result.repaired) {
     char b[160];
-    std::snprintf(b, sizeof b, "repair: %lld %s edits run in %.1f s, %d kept%s\n", static_cast<long long>(repair.tried),
-                  structural ? "single-token and structural" : "single-token", repair.seconds, repair.rounds,
-                  repair.budget_spent ? "; stopped by the budget" : "");
+    std::snprintf(b, sizeof b, "repair: %lld %s edits run in %.1f s, %d kept%s\n", static_cast<long long>(result.repair.tried),
+                  config.repair.structural ? "single-token and structural" : "single-token", result.repair.seconds,
+                  result.repair.rounds, result.repair.budget_spent ? "; stopped by the budget" : "");
+    std::cerr << b;
+  }
+  if (result.synthesized) {
+    const SynthResult& s = result.synth;
+    char b[320];
+    std::snprintf(b, sizeof b, "synthesis: %lld expressions in %.1f s (%s), every program up to cost %d tried%s%s\n",
+                  static_cast<long long>(s.expressions), s.seconds,
+                  mapper.is_empty() ? "search alone" : "guided by the mapper's candidates", s.complete_cost,
+                  s.budget_spent ? "; stopped by the budget: the best program so far" : "",
+                  s.memory_full ? "; its table memory ran out (--search-memory)" : "");
     std::cerr << b;
   }
   return 0;

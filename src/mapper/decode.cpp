@@ -192,4 +192,35 @@ std::vector<Decoded> propose_candidates(Mapper& mapper, const Memory& memory, in
   return out;
 }
 
+double program_logprob(Mapper& mapper, const Memory& memory, const std::vector<std::string>& tokens) {
+  torch::NoGradGuard no_grad;
+  const Language& lang = language_by_name(mapper->config().language);
+  const auto& vocab = lang.vocabulary();
+  const int max_tokens = mapper->config().max_tokens;
+  if (static_cast<int>(tokens.size()) + 1 > max_tokens) return -INFINITY;
+  std::vector<int64_t> ids;  // the token ids, then <eos>
+  for (const std::string& t : tokens) {
+    const auto it = std::find(vocab.begin(), vocab.end(), t);
+    if (it == vocab.end()) return -INFINITY;
+    ids.push_back(it - vocab.begin());
+  }
+  ids.push_back(2);  // <eos>
+  const auto device = memory.x.device();
+  DecoderState state = mapper->start(memory);
+  int64_t last = 1;  // <bos>
+  double total = 0;
+  std::vector<std::string> prefix;
+  for (size_t k = 0; k < ids.size(); ++k) {
+    const auto input = torch::from_blob(&last, {1}, torch::kInt64).clone().to(device);
+    const auto logits = mapper->step(input, state).to(torch::kCPU);
+    const Allowed a = allowed_tokens(lang, prefix, logits[0], static_cast<int>(k) + 1, max_tokens);
+    const auto at = std::find(a.ids.begin(), a.ids.end(), static_cast<int>(ids[k]));
+    if (at == a.ids.end()) return -INFINITY;
+    total += a.logprobs[static_cast<size_t>(at - a.ids.begin())];
+    if (k < tokens.size()) prefix.push_back(tokens[k]);
+    last = ids[k];
+  }
+  return total;
+}
+
 }  // namespace mm

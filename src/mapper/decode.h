@@ -30,4 +30,9 @@ std::vector<Decoded> sample_programs(Mapper& mapper, const Memory& memory, int n
 // until there are k distinct programs or three rounds of draws found none new.
 std::vector<Decoded> propose_candidates(Mapper& mapper, const Memory& memory, int k, uint64_t seed);
 
+// The log-probability of `tokens` (a program, no <bos>/<eos>) under the same grammar-renormalised
+// distribution, <eos> included: what a tie between two equally faithful programs is broken by. -inf
+// where a token is not allowed (or the program does not fit in max_tokens).
+double program_logprob(Mapper& mapper, const Memory& memory, const std::vector<std::string>& tokens);
+
 }  // namespace mm

@@ -16,7 +16,7 @@
 #include "core/progress.h"
 #include "corpus/corpus.h"
 #include "eval/gpt2_bpe.h"
-#include "decompile/repair.h"
+#include "decompile/pipeline.h"
 #include "mapper/checkpoint.h"
 #include "mapper/data.h"
 #include "mapper/decode.h"
@@ -38,6 +38,20 @@ struct Answers {
   int64_t repair_edits = 0;
 };
 
+DecompileConfig pipeline_config(const EvalOptions& o, SearchKind search, int threads) {
+  DecompileConfig c;
+  c.search = search;
+  c.threads = threads;
+  c.repair_from = o.repair_from;
+  c.repair = {o.repair_edits, o.repair_seconds, threads, o.repair_structural == 1};
+  c.synth.max_seconds = o.search_seconds;
+  c.synth.max_expressions = o.search_expressions;
+  c.synth.memory_mb = o.search_memory_mb;
+  return c;
+}
+
+// Methods after greedy, each one call of the decompile pipeline on the same proposals: best of K (the
+// proposals verified), repair, synthesis.
 Answers answer(Mapper& mapper, const SubjectModel& subject, const EvalOptions& o, const Behaviour* behaviour,
                double behaviour_seconds, int threads, torch::Device device) {
   const Language& lang = language_by_name(mapper->config().language);
@@ -50,21 +64,36 @@ Answers answer(Mapper& mapper, const SubjectModel& subject, const EvalOptions& o
   const std::vector<Decoded> top = decode_program(mapper, memory, o.beam);
   a.tokens.push_back(top.empty() ? std::vector<std::string>{} : top[0].tokens);
   a.seconds.push_back(since(t));
-  if (o.candidates <= 1) return a;
+  if (o.candidates <= 1 && !o.synth) return a;
   t = Clock::now();
-  std::vector<Candidate> candidates;
-  for (const Decoded& d : propose_candidates(mapper, memory, o.candidates, o.seed)) candidates.push_back(Candidate::proposed(d.tokens, d.logprob, d.origin));
-  std::vector<Candidate> ranked = rank_candidates(lang, std::move(candidates), *behaviour, threads);
-  a.tokens.push_back(ranked.empty() ? std::vector<std::string>{} : ranked[0].tokens);
-  const double best_seconds = encode_seconds + behaviour_seconds + since(t);
-  a.seconds.push_back(best_seconds);
-  if (!o.repair) return a;
-  t = Clock::now();
-  RepairStats stats;
-  ranked = repair_best(lang, ranked, o.repair_from, *behaviour, {o.repair_edits, o.repair_seconds, threads, o.repair_structural == 1}, threads, &stats);
-  a.tokens.push_back(ranked.empty() ? std::vector<std::string>{} : ranked[0].tokens);
-  a.seconds.push_back(best_seconds + since(t));
-  a.repair_edits = stats.tried;
+  std::vector<Candidate> proposals;
+  if (o.candidates > 1) {
+    for (const Decoded& d : propose_candidates(mapper, memory, o.candidates, o.seed))
+      proposals.push_back(Candidate::proposed(d.tokens, d.logprob, d.origin));
+  } else if (!top.empty()) {
+    proposals.push_back(Candidate::proposed(top[0].tokens, top[0].logprob, "greedy"));
+  }
+  const double propose_seconds = encode_seconds + since(t);
+  auto first = [](const std::vector<Candidate>& ranked) { return ranked.empty() ? std::vector<std::string>{} : ranked[0].tokens; };
+  if (o.candidates > 1) {
+    const DecompileResult r = decompile_behaviour(lang, *behaviour, subject.domain, proposals,
+                                                  pipeline_config(o, o.repair ? SearchKind::Repair : SearchKind::None, threads));
+    const double best_seconds = propose_seconds + behaviour_seconds + r.verify_seconds;
+    a.tokens.push_back(first(r.verified));
+    a.seconds.push_back(best_seconds);
+    if (o.repair) {
+      a.tokens.push_back(first(r.ranked));
+      a.seconds.push_back(best_seconds + r.search_seconds);
+      a.repair_edits = r.repair.tried;
+    }
+  }
+  if (o.synth) {
+    DecompileConfig c = pipeline_config(o, SearchKind::Synth, threads);
+    c.synth.logprob = [&](const std::vector<std::string>& tokens) { return program_logprob(mapper, memory, tokens); };
+    const DecompileResult r = decompile_behaviour(lang, *behaviour, subject.domain, proposals, c);
+    a.tokens.push_back(first(r.ranked));
+    a.seconds.push_back(propose_seconds + behaviour_seconds + r.verify_seconds + r.search_seconds);
+  }
   return a;
 }
 
@@ -99,7 +128,9 @@ nlohmann::json record_options(const EvalOptions& o) {
   return {{"corpus", o.corpus}, {"mapper", o.mapper}, {"floor", o.floor}, {"beam", o.beam},
           {"candidates", o.candidates}, {"repair", o.repair}, {"repair_from", o.repair_from},
           {"repair_edits", o.repair_edits}, {"repair_seconds", o.repair_seconds},
-          {"repair_structural", o.repair_structural == 1}, {"inputs", o.inputs}, {"seed", o.seed}};
+          {"repair_structural", o.repair_structural == 1}, {"inputs", o.inputs}, {"seed", o.seed},
+          {"synth", o.synth}, {"search_seconds", o.search_seconds}, {"search_expressions", o.search_expressions},
+          {"search_memory_mb", o.search_memory_mb}};
 }
 
 // The views file: a header line {"modelmap_eval_views": 1, "options": {...}}, then one record per line,
@@ -187,15 +218,25 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
   if (o.threads > 0) torch::set_num_threads(o.threads);
   const int threads = o.threads > 0 ? o.threads : torch::get_num_threads();
   auto corpus = Corpus::open(o.corpus, /*create=*/false, /*readonly=*/true);
-  Mapper mapper = load_mapper(o.mapper, "", device);
-  const MapperConfig& config = mapper->config();
+  if (o.mapper.empty() && !o.synth) throw Error("give --mapper, or --search synth to evaluate the search alone");
+  Mapper mapper{nullptr};
+  MapperConfig no_mapper;  // without a mapper: the corpus's language, and the features its views need
+  if (!o.mapper.empty()) {
+    mapper = load_mapper(o.mapper, "", device);
+  } else {
+    no_mapper.language = corpus_language(*corpus);
+    no_mapper.features = corpus_feature_spec(*corpus, no_mapper.language);
+  }
+  const MapperConfig& config = mapper ? mapper->config() : no_mapper;
   Mapper floor{nullptr};
   if (!o.floor.empty()) {
+    if (!mapper) throw Error("--floor is compared with a mapper: give --mapper too");
     floor = load_mapper(o.floor, config.language, device);
     if (!floor->config().no_weights)
       log << "warning: '" << o.floor << "' was trained with weights; it is not a no-weights floor\n";
   }
   const Language& lang = language_by_name(config.language);
+  if (o.synth && lang.name() != "rasp") throw Error("synthesis searches RASP programs only; this corpus is " + config.language);
   o.repair_structural = structural_repair(lang, o.repair_structural) ? 1 : 0;
   std::unique_ptr<Gpt2Bpe> bpe;
   if (config.language == "python") bpe = std::make_unique<Gpt2Bpe>(Gpt2Bpe::load(Gpt2Bpe::default_dir()));
@@ -206,35 +247,45 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
 
   EvalReport r;
   r.language = config.language;
-  r.encoder = config.encoder;
+  r.encoder = mapper ? config.encoder : "";
   r.repair_structural = o.repair_structural == 1;
   auto add_method = [&](std::string name) {
     r.methods.emplace_back();
     r.methods.back().name = std::move(name);
   };
-  add_method(o.beam == 1 ? "greedy" : "beam " + std::to_string(o.beam));
-  if (o.candidates > 1) add_method("best of " + std::to_string(o.candidates));
-  if (o.repair) add_method("repair");
+  if (mapper) {
+    add_method(o.beam == 1 ? "greedy" : "beam " + std::to_string(o.beam));
+    if (o.candidates > 1) add_method("best of " + std::to_string(o.candidates));
+    if (o.repair) add_method("repair");
+  }
+  if (o.synth) add_method("synthesis");
   std::map<int64_t, Outputs> truth_of;  // by program id
   const TrainConfig defaults;
   ViewsFile views(o, log);
   size_t resumed = 0;
   for (const MapperExample& e : test) resumed += views.find(e.view_id) != nullptr;
   if (resumed > 0) log << "resuming: " << resumed << " of " << test.size() << " views read back from '" << o.views_file << "'\n";
-  // A record summed into each method's table: the mapper's, and the floor's.
+  // A record summed into each method's table: the mapper's, the floor's, and the search alone's.
   auto tally = [&](const nlohmann::json& record, const std::vector<std::string>& rows) {
     const auto& methods = record.at("methods");
     if (methods.size() != r.methods.size()) throw Error("a record of view " + record.at("view").dump() + " has the wrong number of methods");
     for (size_t k = 0; k < r.methods.size(); ++k) {
       MethodReport& method = r.methods[k];
-      for (const auto& row : rows) method.mapper[row].add(score_of(methods[k].at("mapper")));
-      method.seconds_per_view += methods[k].at("seconds").get<double>();
-      if (floor) {
-        for (const auto& row : rows) method.floor[row].add(score_of(methods[k].at("floor")));
-        method.floor_seconds_per_view += methods[k].at("floor_seconds").get<double>();
+      const auto& m = methods[k];
+      if (mapper) {
+        for (const auto& row : rows) method.mapper[row].add(score_of(m.at("mapper")));
+        method.seconds_per_view += m.at("seconds").get<double>();
       }
+      if (floor) {
+        for (const auto& row : rows) method.floor[row].add(score_of(m.at("floor")));
+        method.floor_seconds_per_view += m.at("floor_seconds").get<double>();
+      }
+      if (m.contains("alone")) {
+        for (const auto& row : rows) method.alone[row].add(score_of(m.at("alone")));
+        method.alone_seconds_per_view += m.at("alone_seconds").get<double>();
+      }
+      if (method.name == "repair") method.repair_edits_tried += record.at("repair_edits").get<int64_t>();
     }
-    r.methods.back().repair_edits_tried += record.at("repair_edits").get<int64_t>();
   };
   Progress progress("eval", static_cast<int64_t>(test.size()));
   int64_t done = 0;
@@ -259,7 +310,7 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
     // The model's behaviour on the verification inputs: run once, shared by every candidate of both mappers.
     std::unique_ptr<Behaviour> behaviour;
     double behaviour_seconds = 0;
-    if (o.candidates > 1) {
+    if (o.candidates > 1 || o.synth) {
       const auto t = Clock::now();
       behaviour = std::make_unique<Behaviour>(model_behaviour(subject, o.inputs, threads));
       behaviour_seconds = since(t);
@@ -267,16 +318,28 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
     auto score = [&](const std::vector<std::string>& tokens) {
       return score_json(score_program(lang, tokens, e.tokens, inputs, it->second, predicted, bpe.get()), tokens);
     };
-    nlohmann::json record = {{"view", e.view_id}, {"methods", nlohmann::json::array()}};
-    const Answers m = answer(mapper, subject, o, behaviour.get(), behaviour_seconds, threads, device);
-    for (size_t k = 0; k < r.methods.size(); ++k) record["methods"].push_back({{"mapper", score(m.tokens[k])}, {"seconds", m.seconds[k]}});
-    record["repair_edits"] = m.repair_edits;
+    nlohmann::json record = {{"view", e.view_id}, {"methods", nlohmann::json::array()}, {"repair_edits", 0}};
+    for (size_t k = 0; k < r.methods.size(); ++k) record["methods"].push_back(nlohmann::json::object());
+    if (mapper) {
+      const Answers m = answer(mapper, subject, o, behaviour.get(), behaviour_seconds, threads, device);
+      for (size_t k = 0; k < m.tokens.size(); ++k) {
+        record["methods"][k]["mapper"] = score(m.tokens[k]);
+        record["methods"][k]["seconds"] = m.seconds[k];
+      }
+      record["repair_edits"] = m.repair_edits;
+    }
     if (floor) {
       const Answers f = answer(floor, subject, o, behaviour.get(), behaviour_seconds, threads, device);
-      for (size_t k = 0; k < r.methods.size(); ++k) {
+      for (size_t k = 0; k < f.tokens.size(); ++k) {
         record["methods"][k]["floor"] = score(f.tokens[k]);
         record["methods"][k]["floor_seconds"] = f.seconds[k];
       }
+    }
+    if (o.synth) {  // the search alone: no proposals
+      const DecompileResult a = decompile_behaviour(lang, *behaviour, subject.domain, {}, pipeline_config(o, SearchKind::Synth, threads));
+      auto& m = record["methods"][r.methods.size() - 1];
+      m["alone"] = score(a.ranked.empty() ? std::vector<std::string>{} : a.ranked[0].tokens);
+      m["alone_seconds"] = behaviour_seconds + a.verify_seconds + a.search_seconds;
     }
     views.append(record);
     tally(record, rows);
@@ -287,8 +350,9 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
   for (MethodReport& m : r.methods) {
     m.seconds_per_view /= static_cast<double>(test.size());
     m.floor_seconds_per_view /= static_cast<double>(test.size());
+    m.alone_seconds_per_view /= static_cast<double>(test.size());
   }
-  const auto& any = r.methods.front().mapper;
+  const auto& any = mapper ? r.methods.front().mapper : r.methods.front().alone;
   r.rows.push_back("all");
   for (const char* b : {"<10K", "10K-100K", "100K-1M", "1M-10M", ">10M"})
     if (any.count(std::string("params ") + b)) r.rows.push_back(std::string("params ") + b);
@@ -301,37 +365,69 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
 std::string format_report(const EvalReport& r) {
   std::string out;
   for (const MethodReport& method : r.methods) {
-    const bool floor = !method.floor.empty();
-    const bool bpe = method.mapper.at("all").has_bpe;
-    out += "mapper (" + r.language + ", encoder " + r.encoder + ") on the test split, " + method.name +
-           (floor ? "; in brackets: the no-weights floor" : "") + "\n\n";
-    out += "| subjects | n | token acc. |";
+    // Columns present: the mapper's, the floor's "(...)", the search alone's "[...]".
+    const bool mapper = !method.mapper.empty(), floor = !method.floor.empty(), alone = !method.alone.empty();
+    const auto& main = mapper ? method.mapper : method.alone;
+    const bool bpe = main.at("all").has_bpe;
+    if (mapper) {
+      out += "mapper (" + r.language + ", encoder " + r.encoder + ") on the test split, " + method.name;
+      if (floor) out += "; in brackets: the no-weights floor";
+      if (alone) out += "; in square brackets: the search with no mapper";
+    } else {
+      out += "no mapper (" + r.language + ") on the test split, " + method.name + " (the search alone)";
+    }
+    out += "\n\n| subjects | n | token acc. |";
     if (bpe) out += " GPT-2 token acc. |";
     out += " exact | parses | func. equiv. | fidelity (pos.) | fidelity (seq.) |\n|---|---|---|";
     if (bpe) out += "---|";
     out += "---|---|---|---|---|\n";
-    auto cell = [&](double v, double f) {
-      char b[64];
-      if (floor) std::snprintf(b, sizeof b, " %.1f%% (%.1f%%) |", 100 * v, 100 * f);
-      else std::snprintf(b, sizeof b, " %.1f%% |", 100 * v);
-      return std::string(b);
+    auto cell = [&](double m, double f, double a) {
+      char b[96];
+      std::string c = " ";
+      if (mapper) {
+        std::snprintf(b, sizeof b, "%.1f%%", 100 * m);
+        c += b;
+        if (floor) {
+          std::snprintf(b, sizeof b, " (%.1f%%)", 100 * f);
+          c += b;
+        }
+        if (alone) {
+          std::snprintf(b, sizeof b, " [%.1f%%]", 100 * a);
+          c += b;
+        }
+      } else {
+        std::snprintf(b, sizeof b, "%.1f%%", 100 * a);
+        c += b;
+      }
+      return c + " |";
     };
     for (const auto& row : r.rows) {
-      const ScoreSummary m = method.mapper.at(row).mean();
+      const ScoreSummary m = mapper ? method.mapper.at(row).mean() : ScoreSummary{};
       const ScoreSummary f = floor ? method.floor.at(row).mean() : ScoreSummary{};
-      out += "| " + row + " | " + std::to_string(m.n) + " |" + cell(m.token_accuracy, f.token_accuracy);
-      if (bpe) out += cell(m.bpe_token_accuracy, f.bpe_token_accuracy);
-      out += cell(m.exact, f.exact) + cell(m.parses, f.parses) + cell(m.equivalent, f.equivalent) +
-             cell(m.fidelity_position, f.fidelity_position) + cell(m.fidelity_sequence, f.fidelity_sequence) + "\n";
+      const ScoreSummary a = alone ? method.alone.at(row).mean() : ScoreSummary{};
+      out += "| " + row + " | " + std::to_string(mapper ? m.n : a.n) + " |" + cell(m.token_accuracy, f.token_accuracy, a.token_accuracy);
+      if (bpe) out += cell(m.bpe_token_accuracy, f.bpe_token_accuracy, a.bpe_token_accuracy);
+      out += cell(m.exact, f.exact, a.exact) + cell(m.parses, f.parses, a.parses) + cell(m.equivalent, f.equivalent, a.equivalent) +
+             cell(m.fidelity_position, f.fidelity_position, a.fidelity_position) +
+             cell(m.fidelity_sequence, f.fidelity_sequence, a.fidelity_sequence) + "\n";
     }
     char b[200];
-    std::snprintf(b, sizeof b, "\n%.3f s per view to produce the answer (mapper", method.seconds_per_view);
-    out += b;
-    if (floor) {
-      std::snprintf(b, sizeof b, "; floor %.3f s", method.floor_seconds_per_view);
-      out += b;
+    out += "\n";
+    std::vector<std::string> parts;
+    if (mapper) {
+      std::snprintf(b, sizeof b, "mapper %.3f s", method.seconds_per_view);
+      parts.push_back(b);
     }
-    out += ")";
+    if (floor) {
+      std::snprintf(b, sizeof b, "floor %.3f s", method.floor_seconds_per_view);
+      parts.push_back(b);
+    }
+    if (alone) {
+      std::snprintf(b, sizeof b, "no mapper %.3f s", method.alone_seconds_per_view);
+      parts.push_back(b);
+    }
+    out += "s per view to produce the answer:";
+    for (size_t k = 0; k < parts.size(); ++k) out += (k ? "; " : " ") + parts[k];
     if (method.name == "repair") {
       std::snprintf(b, sizeof b, "; %.1f edits run per view (mapper; %s)",
                     static_cast<double>(method.repair_edits_tried) / static_cast<double>(std::max<int64_t>(r.views, 1)),
@@ -357,10 +453,14 @@ std::string report_json(const EvalReport& r) {
   auto method_json = [&](const MethodReport& method) {
     nlohmann::json j = {{"name", method.name}, {"seconds_per_view", method.seconds_per_view}};
     for (const auto& row : r.rows) {
-      j["mapper"][row] = summary(method.mapper.at(row));
+      if (!method.mapper.empty()) j["mapper"][row] = summary(method.mapper.at(row));
       if (!method.floor.empty()) {
         j["floor"][row] = summary(method.floor.at(row));
         j["floor_seconds_per_view"] = method.floor_seconds_per_view;
+      }
+      if (!method.alone.empty()) {
+        j["alone"][row] = summary(method.alone.at(row));
+        j["alone_seconds_per_view"] = method.alone_seconds_per_view;
       }
     }
     if (method.name == "repair") {

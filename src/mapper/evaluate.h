@@ -17,7 +17,7 @@ namespace mm {
 
 struct EvalOptions {
   std::string corpus;         // corpus.sqlite (its test split is scored)
-  std::string mapper;         // mapper checkpoint
+  std::string mapper;         // mapper checkpoint ("" = only synthesis, the search alone)
   std::string floor;          // the floor's checkpoint ("" = none)
   int beam = 1;               // the first method: 1 = greedy, else beam search's top program
   int candidates = 1;         // K > 1 adds "best of K": candidates proposed, verified, the most faithful kept
@@ -27,6 +27,11 @@ struct EvalOptions {
   double repair_seconds = 10;   // time budget per view (and per mapper)
   int repair_structural = -1;  // repair also tries the language's structural edits: 1 yes, 0 no,
                                // -1 the language's default (structural_repair)
+  bool synth = false;         // adds "synthesis": the search of the program space, guided by the mapper's
+                              // candidates (and by the floor's), and alone (no mapper); RASP only
+  double search_seconds = 8;  // synthesis budget per view and per guide (mapper, floor, alone)
+  int64_t search_expressions = 200'000'000;
+  int64_t search_memory_mb = 1024;
   uint64_t inputs = 10000;    // verification inputs: the domain, or a fixed sample of this many
   uint64_t seed = 1;          // sampling of candidates
   int limit = 0;              // score at most this many test views (0 = all)
@@ -42,14 +47,16 @@ struct MethodReport {
   std::string name;                             // "greedy", "beam 4", "best of 8", "repair"
   std::map<std::string, ScoreSummary> mapper;   // by row
   std::map<std::string, ScoreSummary> floor;    // by row; empty without a floor
+  std::map<std::string, ScoreSummary> alone;    // by row: the search with no mapper (synthesis only)
   double seconds_per_view = 0;                  // mapper only: producing the answer (decoding, running the
                                                 // model and the candidates, repairing), not scoring it
   double floor_seconds_per_view = 0;
+  double alone_seconds_per_view = 0;
   int64_t repair_edits_tried = 0;               // repair only, mapper: edits run, over all views
 };
 
 struct EvalReport {
-  std::string language, encoder;
+  std::string language, encoder;               // encoder "" when no mapper was given
   std::vector<std::string> rows;                // "all", then the buckets present, in order
   std::vector<MethodReport> methods;            // greedy (or beam) first
   int64_t views = 0;

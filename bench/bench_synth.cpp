@@ -1,0 +1,100 @@
+// The synthesizer's oracle check: samples RASP programs as a corpus build does (behavioural filters on),
+// keeps those of at most --max-ops operations, gives the synthesizer each one's own outputs on the whole
+// domain (a perfect model), and counts how many come back as an equivalent program (the same outputs on
+// every input of the domain) within the budget. One JSON object on stdout; with --list, a line per
+// program on stderr.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/sample.h"
+#include "decompile/synth.h"
+#include "rasp/rasp.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"the RASP synthesizer against sampled programs' own outputs"};
+  app.option_defaults()->always_capture_default();
+  int programs = 500;
+  int max_ops = 4;
+  uint64_t seed = 1;
+  double seconds = mm::SynthOptions{}.max_seconds;
+  bool list = false, verbose = false;
+  std::string from;
+  app.add_option("--programs", programs, "programs to check")->check(CLI::Range(1, 1000000));
+  app.add_option("--max-ops", max_ops, "keep sampled programs of at most this many operations")->check(CLI::Range(1, 32));
+  app.add_option("--seed", seed, "sampler seed");
+  app.add_option("--search-seconds", seconds, "budget per program")->check(CLI::Range(0.001, 1e6));
+  app.add_option("--from", from, "programs from this JSON-lines file ({\"source\": ...} per line) instead of sampled");
+  app.add_flag("--list", list, "a line per program on stderr");
+  app.add_flag("--verbose", verbose, "the search's progress lines on stderr");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    const mm::Language& lang = mm::rasp::language();
+    mm::SampleConfig config;
+    config.domain = lang.default_domain();
+    mm::Sampler sampler(lang, config);
+    mm::Rng rng(seed);
+    int equivalent = 0, done = 0;
+    double total_seconds = 0, worst_seconds = 0;
+    int64_t agree = 0, positions = 0;
+    std::map<int, std::pair<int, int>> by_ops;  // ops -> (equivalent, programs)
+    std::vector<std::string> sources;
+    if (!from.empty()) {
+      std::ifstream in(from);
+      if (!in) throw mm::Error("cannot read '" + from + "'");
+      std::string line;
+      while (std::getline(in, line))
+        if (!line.empty()) sources.push_back(nlohmann::json::parse(line).at("source").get<std::string>());
+    }
+    size_t next_source = 0;
+    while (done < programs) {
+      if (!from.empty() && next_source == sources.size()) break;
+      const std::unique_ptr<mm::Program> p = from.empty() ? sampler.next(rng) : lang.parse(sources[next_source++]);
+      const mm::rasp::Program rp = mm::rasp::parse(p->text());
+      const int ops = static_cast<int>(rp.statements.size());
+      if (ops > max_ops) continue;
+      const mm::Behaviour b = mm::program_behaviour(*p, config.domain);
+      mm::SynthOptions o;
+      o.max_seconds = seconds;
+      if (verbose) o.progress = [](const std::string& line) { std::cerr << line << "\n"; };
+      const mm::SynthResult r = mm::synthesize_rasp(b, config.domain, o);
+      const bool eq = r.found && r.agreeing == r.positions;
+      equivalent += eq;
+      ++done;
+      by_ops[ops].first += eq;
+      ++by_ops[ops].second;
+      total_seconds += r.seconds;
+      worst_seconds = std::max(worst_seconds, r.seconds);
+      agree += r.agreeing;
+      positions += r.positions;
+      if (list) {
+        std::string found;
+        for (const auto& t : r.tokens) found += (found.empty() ? "" : " ") + t;
+        std::cerr << (eq ? "ok  " : "MISS") << " ops " << ops << " size " << r.size << " cost " << r.complete_cost << " "
+                  << r.seconds << " s " << r.expressions << " expr; truth: ";
+        for (const auto& t : p->tokens()) std::cerr << t << " ";
+        std::cerr << "\n      found: " << found << "\n";
+      }
+    }
+    nlohmann::json j = {{"programs", done},
+                        {"max_ops", max_ops},
+                        {"seed", seed},
+                        {"search_seconds", seconds},
+                        {"equivalent", equivalent},
+                        {"equivalent_rate", static_cast<double>(equivalent) / done},
+                        {"fidelity_position", static_cast<double>(agree) / static_cast<double>(positions)},
+                        {"seconds_per_program", total_seconds / done},
+                        {"worst_seconds", worst_seconds}};
+    for (const auto& [ops, c] : by_ops) j["by_ops"][std::to_string(ops)] = {{"equivalent", c.first}, {"programs", c.second}};
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  } catch (const mm::Error& e) {
+    std::cerr << "bench_synth: " << e.what() << "\n";
+    return 2;
+  }
+}

@@ -1,0 +1,75 @@
+// The decompile pipeline (see pipeline.h). Data flow: proposals -> rank_candidates (verify) -> repair_best
+// or synthesize_rasp (guided by the best proposals) -> the synthesized program joins the ranked list ->
+// re-ranked, best first.
+#include "decompile/pipeline.h"
+
+#include <chrono>
+
+#include "core/error.h"
+
+namespace mm {
+
+SearchKind parse_search(const std::string& name) {
+  if (name == "none") return SearchKind::None;
+  if (name == "repair") return SearchKind::Repair;
+  if (name == "synth") return SearchKind::Synth;
+  throw Error("unknown search '" + name + "' (expected synth, repair or none)");
+}
+
+std::string search_name(SearchKind kind) {
+  switch (kind) {
+    case SearchKind::None: return "none";
+    case SearchKind::Repair: return "repair";
+    case SearchKind::Synth: return "synth";
+  }
+  return "none";
+}
+
+SearchKind default_search(const Language& lang) { return lang.name() == "rasp" ? SearchKind::Synth : SearchKind::Repair; }
+
+DecompileResult decompile_behaviour(const Language& lang, const Behaviour& behaviour, const InputDomain& domain,
+                                    std::vector<Candidate> proposals, const DecompileConfig& c) {
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+  DecompileResult r;
+  // Verify: every proposal run against the model's recorded behaviour.
+  auto t = Clock::now();
+  r.verified = rank_candidates(lang, std::move(proposals), behaviour, c.threads);
+  r.ranked = r.verified;
+  r.verify_seconds = since(t);
+  t = Clock::now();
+  switch (c.search) {
+    case SearchKind::None:
+      if (r.ranked.empty()) throw Error("nothing to decompile with: no mapper's candidates and no search");
+      break;
+    case SearchKind::Repair: {
+      if (r.ranked.empty()) throw Error("repair starts from a mapper's candidates: give a mapper, or search by synthesis");
+      RepairOptions o = c.repair;
+      r.ranked = repair_best(lang, r.ranked, c.repair_from, behaviour, o, c.threads, &r.repair);
+      r.repaired = true;
+      break;
+    }
+    case SearchKind::Synth: {
+      if (lang.name() != "rasp")
+        throw Error("synthesis searches RASP programs only; for " + std::string(lang.name()) + " use --search repair");
+      SynthOptions o = c.synth;
+      for (size_t k = 0; k < r.ranked.size() && static_cast<int>(o.guides.size()) < c.guides; ++k)
+        if (r.ranked[k].parses) o.guides.push_back(r.ranked[k].tokens);
+      r.synth = synthesize_rasp(behaviour, domain, o);
+      r.synthesized = true;
+      if (r.synth.found) {
+        Candidate s = Candidate::proposed(r.synth.tokens, 0, r.synth.from == "guide" ? "synthesis (a candidate's own program)" : "synthesis");
+        s.parses = true;
+        s.agreement = program_agreement(*lang.detokenize(s.tokens), behaviour);
+        // The synthesized program first among equals: it is the smallest of the most faithful it found.
+        r.ranked.insert(r.ranked.begin(), std::move(s));
+        r.ranked = rerank_candidates(std::move(r.ranked));
+      }
+      break;
+    }
+  }
+  r.search_seconds = since(t);
+  return r;
+}
+
+}  // namespace mm
