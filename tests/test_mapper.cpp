@@ -200,7 +200,10 @@ TEST(Mapper, TrainingStepsDriveTheLossDownOnTwoSubjects) {
 #include <filesystem>
 #include <sstream>
 
+#include "core/safetensors.h"
+#include "decompile/verify.h"
 #include "mapper/checkpoint.h"
+#include "subject/model.h"
 #include "test_util.h"
 
 namespace mm {
@@ -264,7 +267,7 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
   // The view's true program came out with it: one of the programs the corpus was built from.
   const std::string true_program = test::slurp(dir + "/true.py");
   EXPECT_NE(test::slurp(kCases + "/corpus_rasp.jsonl").find(nlohmann::json(true_program).dump()), std::string::npos) << true_program;
-  const test::Ran d = modelmap("decompile " + dir + "/v.safetensors --mapper " + mapper + " --beam 3");
+  const test::Ran d = modelmap("decompile " + dir + "/v.safetensors --mapper " + mapper + " --beam 3 --search none");
   ASSERT_EQ(d.exit_code, 0) << d.err;
   test::write_file(dir + "/p.py", d.out);
   EXPECT_EQ(modelmap("run --program " + dir + "/p.py --input '[1, 2, 3]'").exit_code, 0) << d.out;
@@ -278,10 +281,32 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
   EXPECT_NE(v.err.find("on 3,905 inputs (the whole domain)"), std::string::npos) << v.err;
   EXPECT_NE(v.err.find("repair: "), std::string::npos) << v.err;
   EXPECT_NE(v.err.find(" single-token edits run in "), std::string::npos) << "RASP's default: " << v.err;
-  const test::Ran chosen = modelmap("decompile " + dir + "/v.safetensors --mapper " + mapper + " --candidates 4 --threads 2");
+  const test::Ran chosen = modelmap("decompile " + dir + "/v.safetensors --mapper " + mapper + " --candidates 4 --threads 2 --search none");
   ASSERT_EQ(chosen.exit_code, 0) << chosen.err;
   test::write_file(dir + "/best.py", chosen.out);
   EXPECT_EQ(modelmap("run --program " + dir + "/best.py --input '[1, 2, 3]'").exit_code, 0) << chosen.out;
+  // Synthesis, the default search for RASP: guided by the mapper's candidates, and alone (no mapper). It
+  // is never less faithful than the best candidate (the candidates' own programs are scored in it).
+  const test::Ran guided = modelmap("decompile " + dir + "/v.safetensors --mapper " + mapper + " --candidates 4 --search-seconds 2 --all");
+  ASSERT_EQ(guided.exit_code, 0) << guided.err;
+  EXPECT_EQ(guided.out.find("# 1. fidelity "), 0u) << guided.out;
+  EXPECT_NE(guided.err.find("synthesis: "), std::string::npos) << guided.err;
+  EXPECT_NE(guided.err.find("guided by the mapper's candidates"), std::string::npos) << guided.err;
+  const test::Ran alone = modelmap("decompile " + dir + "/v.safetensors --search-seconds 2");
+  ASSERT_EQ(alone.exit_code, 0) << alone.err;
+  EXPECT_NE(alone.err.find("(search alone)"), std::string::npos) << alone.err;
+  test::write_file(dir + "/alone.py", alone.out);
+  EXPECT_EQ(modelmap("run --program " + dir + "/alone.py --input '[1, 2, 3]'").exit_code, 0) << alone.out;
+  const test::Ran esynth = modelmap("eval --corpus " + corpus + " --mapper " + mapper + " --floor " + floor +
+                                " --search synth --search-seconds 1 --limit 2 --threads 2 --json " + dir + "/rs.json");
+  ASSERT_EQ(esynth.exit_code, 0) << esynth.err;
+  const auto synth_methods = nlohmann::json::parse(test::slurp(dir + "/rs.json"))["methods"];
+  ASSERT_EQ(synth_methods.size(), 2u);
+  EXPECT_EQ(synth_methods[1]["name"], "synthesis");
+  for (const char* who : {"mapper", "floor", "alone"}) EXPECT_EQ(synth_methods[1][who]["all"]["n"].get<int>(), 2) << who;
+  const test::Ran only = modelmap("eval --corpus " + corpus + " --search synth --search-seconds 1 --limit 2 --json " + dir + "/ra.json");
+  ASSERT_EQ(only.exit_code, 0) << only.err;
+  EXPECT_EQ(nlohmann::json::parse(test::slurp(dir + "/ra.json"))["methods"][0]["alone"]["all"]["n"].get<int>(), 2);
 
   // The table per method (repair bounded by its edit count only: a time budget would make the recomputed
   // views below depend on the machine's load). The greedy program is among the candidates and repair only keeps edits that raise
@@ -364,6 +389,14 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
       {"eval --corpus " + corpus + " --mapper " + mapper + " --repair", "--repair repairs the best of the candidates"},
       {"decompile " + dir + "/v.safetensors --mapper " + mapper + " --candidates 2 --repair --repair-structural --no-repair-structural",
        "excludes"},
+      {"decompile " + dir + "/v.safetensors --search-seconds 0", "budget in seconds must be above 0"},
+      {"decompile " + dir + "/v.safetensors --search-expressions 0", "budget in expressions must be at least 1"},
+      {"decompile " + dir + "/v.safetensors --search repair", "repair starts from a mapper's candidates"},
+      {"decompile " + dir + "/v.safetensors --search magic", "magic"},
+      {"decompile " + dir + "/v.safetensors --mapper " + mapper + " --candidates 2 --repair --search synth", "ask for different searches"},
+      {"decompile " + mapper, "not"},
+      {"eval --corpus " + corpus, "give --mapper, or --search synth"},
+      {"eval --corpus " + corpus + " --search repair", "not in {synth}"},
   };
   // Corrupted copies of a good checkpoint: bytes flipped at places spread over the file (archive headers,
   // records, parameters, optimizer state). Each is refused with one line, or — where the flipped bytes are
@@ -377,7 +410,7 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
     for (size_t i = at; i < std::min(b.size(), at + 16); ++i) b[i] = static_cast<char>(b[i] ^ 0x5a);
     const std::string path = dir + "/corrupt" + std::to_string(k) + ".pt";
     test::write_file(path, b);
-    const test::Ran r = modelmap("decompile " + dir + "/v.safetensors --mapper " + path + " --beam 3");
+    const test::Ran r = modelmap("decompile " + dir + "/v.safetensors --mapper " + path + " --beam 3 --search none");
     if (r.exit_code == 0) {
       EXPECT_EQ(r.out, d.out) << "corruption at byte " << at << " changed what the mapper decodes";
     } else {
@@ -389,6 +422,46 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
   }
   EXPECT_GT(refused, 0);
   test::expect_refused(kBin, bad);
+  std::filesystem::remove_all(dir);
+}
+
+// The classic programs of tests/cases, each trained as a tiny subject (to 99.5% per position), then
+// decompiled by synthesis with no mapper: the program found is run by the evaluator on the whole domain
+// beside the true one. Measured: five of six come back equivalent; the histogram's model gives 4 where a
+// token occurs five times (the five inputs of one repeated token), and the search returns the program
+// that does what the model does (the histogram capped at 4) — more faithful to the model than the truth.
+// Every program found is at least as faithful to its model as the true program is.
+TEST(MapperCli, ClassicProgramsTrainedAsTinySubjectsDecompileBySynthesis) {
+  const std::string dir = std::filesystem::temp_directory_path() / ("mm_test_classic_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::vector<std::string> names = {"frac_prevs", "histogram", "length", "pair_balance", "reverse", "sort_unique"};
+  std::string jsonl;
+  for (const std::string& n : names) jsonl += nlohmann::json{{"lang", "rasp"}, {"source", test::slurp(kCases + "/rasp/" + n + ".py")}}.dump() + "\n";
+  test::write_file(dir + "/classic.jsonl", jsonl);
+  const std::string corpus = dir + "/c.sqlite";
+  const test::Ran b = modelmap("corpus build --lang rasp --from " + dir + "/classic.jsonl --preset tiny --views 1 --threshold 0.995 "
+                               "--threads 1 --out " + corpus);
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  const Language& lang = language_by_name("rasp");
+  int equivalent = 0;
+  for (size_t v = 1; v <= names.size(); ++v) {
+    const std::string model = dir + "/v" + std::to_string(v) + ".safetensors", truth_file = dir + "/t" + std::to_string(v) + ".py";
+    ASSERT_EQ(modelmap("corpus export " + corpus + " --view " + std::to_string(v) + " -o " + model + " --program " + truth_file).exit_code, 0);
+    const test::Ran d = modelmap("decompile " + model + " --search-seconds 10 --threads 1");
+    ASSERT_EQ(d.exit_code, 0) << d.err;
+    const auto truth = lang.parse(test::slurp(truth_file));
+    const auto found = lang.parse(d.out);
+    const Behaviour truth_b = program_behaviour(*truth, lang.default_domain());
+    const bool same = count_disagreements(*found, truth_b) == 0;
+    equivalent += same;
+    const SubjectModel subject = subject_from_safetensors(safetensors_read_file(model), model);
+    const Behaviour model_b = model_behaviour(subject, kVerificationInputs, 1);
+    EXPECT_GE(program_agreement(*found, model_b).positions, program_agreement(*truth, model_b).positions)
+        << truth->text() << "found:\n" << d.out;
+    if (!same) std::cerr << "not equivalent (the model differs from its program):\n" << truth->text() << "found:\n" << d.out;
+  }
+  EXPECT_GE(equivalent, 5);
   std::filesystem::remove_all(dir);
 }
 

@@ -241,7 +241,7 @@ class Synth {
     Table t;
     std::vector<uint16_t> implied(static_cast<size_t>(L_));
     for (int v : values) {
-      if (!spend()) return;
+      if (!spend() || best_agree_ == positions_) return;
       const uint16_t* vv = data(sops_[static_cast<size_t>(v)]);
       std::fill(agree.begin(), agree.end(), 0);
       std::fill(total.begin(), total.end(), 0);
@@ -367,7 +367,7 @@ class Synth {
     const size_t upto = sops_.size();
     Table t;
     std::vector<int> hits;
-    for (size_t x = inverted_upto_; x < upto && !stop_; ++x) {
+    for (size_t x = inverted_upto_; x < upto && !stop_ && best_agree_ < positions_; ++x) {
       const SopEntry X = sops_[x];
       double xv[kBands * kBandWidth], tv[kBands * kBandWidth];
       bool possible = true;
