@@ -1,13 +1,16 @@
-// The RASP synthesizer (see synth.h). Data flow: the behaviour's inputs -> the position layout (every
-// position's (token, position, length) triple) and the model's outputs as classes -> the bank, seeded
-// with the primitives and the guides' statements -> per cost 1, 2, ...: selects, selector widths,
-// aggregates, maps, sequence maps, linear sequence maps, each built as a table, dropped where it raises,
-// merged with an equal table already kept, scored against the model -> the best program, rebuilt from
-// its definitions and canonicalized.
+// The RASP synthesizer (see synth.h). Data flow: the behaviour's inputs -> the search subset (per
+// length, a fixed part) -> the position layout (every position's (token, position, length) triple) and
+// the model's outputs as classes -> the bank, seeded with the primitives and the guides' statements ->
+// costs 1 and 2 built and kept (selects, selector widths, aggregates, maps, sequence maps, linear
+// sequence maps: each built as a table, dropped where it raises, merged with an equal table already
+// kept, scored against the model) -> rounds of: check the costs the bank allows (scored only, stopped at
+// the first losses), invert the last operation, keep one cost more -> a last inversion -> the best 32
+// programs, rebuilt, canonicalized and re-scored on every verification input -> the result.
 #include "decompile/synth.h"
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -17,11 +20,10 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/language.h"
 #include "core/rng.h"
-#include <climits>
 #include "rasp/functions.h"
 #include "rasp/rasp.h"
-#include "core/language.h"
 
 namespace mm {
 
@@ -434,7 +436,6 @@ class Synth {
       if (!why.empty()) throw Error("the synthesizer's input is outside the model's domain: " + why);
       in_start_.push_back(static_cast<int32_t>(local_of_.size()));
       in_len_.push_back(static_cast<int32_t>(x.size()));
-      max_n_ = std::max(max_n_, static_cast<int>(x.size()));
       for (size_t q = 0; q < x.size(); ++q) local_of_.push_back(lidx(x[q], static_cast<int>(q), static_cast<int>(x.size())));
     }
     P_ = static_cast<int64_t>(local_of_.size());
@@ -460,10 +461,7 @@ class Synth {
     auto& m = v.kind == Value::Kind::None ? none_map_ : v.kind == Value::Kind::Int ? int_map_ : float_map_;
     const auto it = m.find(key);
     if (it != m.end()) return it->second;
-    if (vals_.size() >= kMaxCodes) {
-      pool_full_ = true;
-      return kRaise;
-    }
+    if (vals_.size() >= kMaxCodes) return kRaise;  // too many distinct values: the expression is dropped
     const uint16_t c = static_cast<uint16_t>(vals_.size());
     vals_.push_back(v);
     num_.push_back(v.is_none() ? std::nan("") : v.as_double());
@@ -1644,7 +1642,7 @@ class Synth {
 
   // layout
   int64_t vmin_ = 0;
-  int V_ = 0, L_ = 0, max_n_ = 0;
+  int V_ = 0, L_ = 0;
   int64_t P_ = 0, positions_ = 0;
   std::vector<int> base_;
   std::vector<int32_t> local_of_, in_start_, in_len_;
@@ -1655,7 +1653,6 @@ class Synth {
   std::vector<uint8_t> is_int_;
   std::vector<uint16_t> tc_;  // target class of each code (K_: none)
   std::unordered_map<uint64_t, uint16_t> none_map_, int_map_, float_map_;
-  bool pool_full_ = false;
   std::vector<std::vector<uint16_t>> unary_memo_;
   std::vector<uint16_t> binary_memo_[10 + 36];
   std::vector<uint16_t> width_codes_;
