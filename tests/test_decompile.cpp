@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "core/rng.h"
 #include "core/sample.h"
 #include "decompile/pipeline.h"
@@ -307,6 +309,22 @@ int64_t disagreements(const std::vector<std::string>& tokens, const Behaviour& b
   return count_disagreements(*language_by_name("rasp").detokenize(tokens), b);
 }
 
+// The first n programs of the RASP sampler (filters on, as a corpus build samples) whose operation count
+// `keep` accepts.
+std::vector<std::unique_ptr<Program>> sampled_rasp(int n, uint64_t seed, const std::function<bool(size_t)>& keep) {
+  const Language& lang = language_by_name("rasp");
+  SampleConfig config;
+  config.domain = lang.default_domain();
+  Sampler sampler(lang, config);
+  Rng rng(seed);
+  std::vector<std::unique_ptr<Program>> out;
+  while (static_cast<int>(out.size()) < n) {
+    std::unique_ptr<Program> p = sampler.next(rng);
+    if (keep(rasp::parse(p->text()).statements.size())) out.push_back(std::move(p));
+  }
+  return out;
+}
+
 SynthOptions synth_budget(double seconds) {
   SynthOptions o;
   o.max_seconds = seconds;
@@ -319,24 +337,19 @@ TEST(Synth, SampledProgramsOfAtMostFourOperationsComeBackFromTheirOwnOutputs) {
   // A perfect model: the program's own outputs on the whole domain. 16 sampled programs of at most 4
   // operations (the sampler's filters on); the bench (bench_synth) runs 500.
   const Language& lang = language_by_name("rasp");
-  SampleConfig config;
-  config.domain = lang.default_domain();
-  Sampler sampler(lang, config);
-  Rng rng(11);
-  int tried = 0, equivalent = 0;
+  int equivalent = 0;
   std::string misses;
-  while (tried < 16) {
-    const std::unique_ptr<Program> p = sampler.next(rng);
-    if (rasp::parse(p->text()).statements.size() > 4) continue;
-    ++tried;
-    const Behaviour b = program_behaviour(*p, config.domain);
-    const SynthResult r = synthesize_rasp(b, config.domain, synth_budget(20));
+  for (const auto& p : sampled_rasp(16, 11, [](size_t ops) { return ops <= 4; })) {
+    const Behaviour b = program_behaviour(*p, lang.default_domain());
+    // A program found stops the search at once; the generous budget only keeps a loaded machine from
+    // cutting a search short.
+    const SynthResult r = synthesize_rasp(b, lang.default_domain(), synth_budget(120));
     ASSERT_TRUE(r.found) << p->text();
     EXPECT_EQ(r.agreeing, r.positions - disagreements(r.tokens, b)) << "the reported agreement is a direct count";
     if (disagreements(r.tokens, b) == 0) ++equivalent;
     else misses += p->text() + "found:\n" + lang.detokenize(r.tokens)->text() + "\n";
   }
-  // Measured: 16 of 16 at this budget (bench_synth: 97% of 500 at the default 8 s). One miss is allowed
+  // Measured: 16 of 16 at this budget (bench_synth: 93.6% of 500 at the default 8 s). One miss is allowed
   // for a slower machine.
   EXPECT_GE(equivalent, 15) << misses;
 }
@@ -348,7 +361,7 @@ TEST(Synth, ClassicProgramsComeBackFromTheirOwnOutputs) {
   for (const char* name : {"histogram", "length", "frac_prevs", "pair_balance", "reverse", "sort_unique"}) {
     const auto truth = classic(name);
     const Behaviour b = program_behaviour(*truth, lang.default_domain());
-    const SynthResult r = synthesize_rasp(b, lang.default_domain(), synth_budget(30));
+    const SynthResult r = synthesize_rasp(b, lang.default_domain(), synth_budget(120));
     ASSERT_TRUE(r.found) << name;
     EXPECT_EQ(disagreements(r.tokens, b), 0) << name << " came back as\n" << lang.detokenize(r.tokens)->text();
     EXPECT_LE(r.size, static_cast<int>(rasp::parse(truth->text()).statements.size())) << name << ": not the smallest";
@@ -358,8 +371,10 @@ TEST(Synth, ClassicProgramsComeBackFromTheirOwnOutputs) {
 TEST(Synth, AModelsScatteredErrorsDoNotHideItsProgram) {
   // The model's predictions: the true outputs with 1% of the positions changed to another output value.
   // The program found is the true one (equivalent on the clean outputs), not one that copies the errors.
+  // (No program agrees everywhere, so the search runs its whole budget: a program found in well under a
+  // second on a quiet machine, so that a loaded one finds it too.)
   const Language& lang = language_by_name("rasp");
-  const auto truth = classic("sort_unique");
+  const auto truth = classic("frac_prevs");
   const Behaviour clean = program_behaviour(*truth, lang.default_domain());
   Behaviour noisy = clean;
   Rng rng(5);
@@ -371,7 +386,7 @@ TEST(Synth, AModelsScatteredErrorsDoNotHideItsProgram) {
         ++changed;
       }
   ASSERT_GT(changed, 100);
-  const SynthResult r = synthesize_rasp(noisy, lang.default_domain(), synth_budget(30));
+  const SynthResult r = synthesize_rasp(noisy, lang.default_domain(), synth_budget(6));
   ASSERT_TRUE(r.found);
   EXPECT_EQ(disagreements(r.tokens, clean), 0) << lang.detokenize(r.tokens)->text();
   EXPECT_EQ(r.positions - r.agreeing, changed) << "agrees everywhere but at the changed positions";
@@ -394,19 +409,13 @@ TEST(Synth, AGuidesProgramIsFoundWhereTheSearchCannotReach) {
   // A sampled program of many operations: with a few hundred expressions the search alone cannot reach
   // it; given as a guide (a mapper's candidate), its own program is scored and wins.
   const Language& lang = language_by_name("rasp");
-  SampleConfig config;
-  config.domain = lang.default_domain();
-  Sampler sampler(lang, config);
-  Rng rng(3);
-  std::unique_ptr<Program> p;
-  do p = sampler.next(rng);
-  while (rasp::parse(p->text()).statements.size() < 8);
-  const Behaviour b = program_behaviour(*p, config.domain);
+  const std::unique_ptr<Program> p = std::move(sampled_rasp(1, 3, [](size_t ops) { return ops >= 8; })[0]);
+  const Behaviour b = program_behaviour(*p, lang.default_domain());
   SynthOptions o;
   o.max_expressions = 300;
-  const SynthResult alone = synthesize_rasp(b, config.domain, o);
+  const SynthResult alone = synthesize_rasp(b, lang.default_domain(), o);
   o.guides = {classic("reverse")->tokens(), p->tokens()};
-  const SynthResult guided = synthesize_rasp(b, config.domain, o);
+  const SynthResult guided = synthesize_rasp(b, lang.default_domain(), o);
   ASSERT_TRUE(guided.found);
   EXPECT_EQ(disagreements(guided.tokens, b), 0) << p->text();
   EXPECT_GT(disagreements(alone.tokens, b), 0) << "the search alone should not reach this one in 300 expressions";

@@ -448,7 +448,7 @@ TEST(MapperCli, ClassicProgramsTrainedAsTinySubjectsDecompileBySynthesis) {
   for (size_t v = 1; v <= names.size(); ++v) {
     const std::string model = dir + "/v" + std::to_string(v) + ".safetensors", truth_file = dir + "/t" + std::to_string(v) + ".py";
     ASSERT_EQ(modelmap("corpus export " + corpus + " --view " + std::to_string(v) + " -o " + model + " --program " + truth_file).exit_code, 0);
-    const test::Ran d = modelmap("decompile " + model + " --search-seconds 10 --threads 1");
+    const test::Ran d = modelmap("decompile " + model + " --search-seconds 16 --threads 1");
     ASSERT_EQ(d.exit_code, 0) << d.err;
     const auto truth = lang.parse(test::slurp(truth_file));
     const auto found = lang.parse(d.out);

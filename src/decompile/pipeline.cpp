@@ -43,7 +43,9 @@ DecompileResult decompile_behaviour(const Language& lang, const Behaviour& behav
       if (r.ranked.empty()) throw Error("nothing to decompile with: no mapper's candidates and no search");
       break;
     case SearchKind::Repair: {
-      if (r.ranked.empty()) throw Error("repair starts from a mapper's candidates: give a mapper, or search by synthesis");
+      if (r.ranked.empty())
+        throw Error(std::string("repair starts from a mapper's candidates: give --mapper") +
+                    (lang.name() == "rasp" ? ", or search by synthesis (--search synth)" : " (list-Python has no synthesizer yet)"));
       RepairOptions o = c.repair;
       r.ranked = repair_best(lang, r.ranked, c.repair_from, behaviour, o, c.threads, &r.repair);
       r.repaired = true;

@@ -69,6 +69,22 @@ uint64_t hash_span(const T* v, size_t n, uint64_t seed) {
   return mix(h ^ w ^ len);
 }
 
+// Calls body with comparison c as a function object of (key, query) — tracr's cmp(key, query) on numbers —
+// so that the loops inside body compile without a switch per comparison.
+template <class F>
+void with_comparison(Comparison c, F&& body) {
+  switch (c) {
+    case Comparison::EQ: body([](double k, double q) { return k == q; }); break;
+    case Comparison::LT: body([](double k, double q) { return k < q; }); break;
+    case Comparison::LEQ: body([](double k, double q) { return k <= q; }); break;
+    case Comparison::GT: body([](double k, double q) { return k > q; }); break;
+    case Comparison::GEQ: body([](double k, double q) { return k >= q; }); break;
+    case Comparison::NEQ: body([](double k, double q) { return k != q; }); break;
+    case Comparison::TRUE: body([](double, double) { return true; }); break;
+    case Comparison::FALSE: body([](double, double) { return false; }); break;
+  }
+}
+
 // What an expression is: enough to rebuild it as a RASP statement.
 struct Def {
   Op op = Op::Map;
@@ -732,20 +748,7 @@ class Synth {
     return finish(t);
   }
 
-  bool compare(Comparison c, uint16_t key, uint16_t query) const {
-    const double k = num_[key], q = num_[query];
-    switch (c) {
-      case Comparison::EQ: return k == q;
-      case Comparison::LT: return k < q;
-      case Comparison::LEQ: return k <= q;
-      case Comparison::GT: return k > q;
-      case Comparison::GEQ: return k >= q;
-      case Comparison::NEQ: return k != q;
-      case Comparison::TRUE: return true;
-      case Comparison::FALSE: return false;
-    }
-    return false;
-  }
+
 
   // The selector's rows on input i: rows[q] bit k set when key k is selected for query q.
   void selector_rows(const SelEntry& s, size_t i, uint64_t* rows, uint8_t* widths = nullptr) const {
@@ -771,16 +774,7 @@ class Synth {
         if (widths) widths[q] = static_cast<uint8_t>(w);
       }
     };
-    switch (s.def.cmp) {
-      case Comparison::EQ: fill([](double k, double q) { return k == q; }); break;
-      case Comparison::LT: fill([](double k, double q) { return k < q; }); break;
-      case Comparison::LEQ: fill([](double k, double q) { return k <= q; }); break;
-      case Comparison::GT: fill([](double k, double q) { return k > q; }); break;
-      case Comparison::GEQ: fill([](double k, double q) { return k >= q; }); break;
-      case Comparison::NEQ: fill([](double k, double q) { return k != q; }); break;
-      case Comparison::TRUE: fill([](double, double) { return true; }); break;
-      case Comparison::FALSE: fill([](double, double) { return false; }); break;
-    }
+    with_comparison(s.def.cmp, fill);
   }
 
   // A selector's identity: its matrix, per (key triple, query triple) when keys and queries are both
@@ -820,16 +814,7 @@ class Synth {
             }
         }
       };
-      switch (s.def.cmp) {
-        case Comparison::EQ: run([](double k, double q) { return k == q; }); break;
-        case Comparison::LT: run([](double k, double q) { return k < q; }); break;
-        case Comparison::LEQ: run([](double k, double q) { return k <= q; }); break;
-        case Comparison::GT: run([](double k, double q) { return k > q; }); break;
-        case Comparison::GEQ: run([](double k, double q) { return k >= q; }); break;
-        case Comparison::NEQ: run([](double k, double q) { return k != q; }); break;
-        case Comparison::TRUE: run([](double, double) { return true; }); break;
-        case Comparison::FALSE: run([](double, double) { return false; }); break;
-      }
+      with_comparison(s.def.cmp, run);
       bits.push_back(word | (static_cast<uint64_t>(fill) << 58));
       return hash_span(bits.data(), bits.size(), 0x5e1ec7);
     }
