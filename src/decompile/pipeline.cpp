@@ -1,4 +1,4 @@
-// The decompile pipeline (see pipeline.h). Data flow: proposals -> rank_candidates (verify) -> repair_best
+// The decompile pipeline (see pipeline.h). Data flow: proposals -> rank_candidates (verify) -> search_ranked: repair_best
 // or synthesize_rasp (guided by the best proposals) -> the synthesized program joins the ranked list ->
 // re-ranked, best first.
 #include "decompile/pipeline.h"
@@ -16,28 +16,25 @@ SearchKind parse_search(const std::string& name) {
   throw Error("unknown search '" + name + "' (expected synth, repair or none)");
 }
 
-std::string search_name(SearchKind kind) {
-  switch (kind) {
-    case SearchKind::None: return "none";
-    case SearchKind::Repair: return "repair";
-    case SearchKind::Synth: return "synth";
-  }
-  return "none";
-}
-
 SearchKind default_search(const Language& lang) { return lang.name() == "rasp" ? SearchKind::Synth : SearchKind::Repair; }
 
 DecompileResult decompile_behaviour(const Language& lang, const Behaviour& behaviour, const InputDomain& domain,
                                     std::vector<Candidate> proposals, const DecompileConfig& c) {
-  using Clock = std::chrono::steady_clock;
-  auto since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+  // Verify: every proposal run against the model's recorded behaviour; then the search.
+  const auto t = std::chrono::steady_clock::now();
+  std::vector<Candidate> ranked = rank_candidates(lang, std::move(proposals), behaviour, c.threads);
+  const double verify_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  DecompileResult r = search_ranked(lang, behaviour, domain, std::move(ranked), c);
+  r.verify_seconds = verify_seconds;
+  return r;
+}
+
+DecompileResult search_ranked(const Language& lang, const Behaviour& behaviour, const InputDomain& domain,
+                              std::vector<Candidate> ranked, const DecompileConfig& c) {
+  const auto t = std::chrono::steady_clock::now();
   DecompileResult r;
-  // Verify: every proposal run against the model's recorded behaviour.
-  auto t = Clock::now();
-  r.verified = rank_candidates(lang, std::move(proposals), behaviour, c.threads);
+  r.verified = std::move(ranked);
   r.ranked = r.verified;
-  r.verify_seconds = since(t);
-  t = Clock::now();
   switch (c.search) {
     case SearchKind::None:
       if (r.ranked.empty()) throw Error("nothing to decompile with: no mapper's candidates and no search");
@@ -46,8 +43,7 @@ DecompileResult decompile_behaviour(const Language& lang, const Behaviour& behav
       if (r.ranked.empty())
         throw Error(std::string("repair starts from a mapper's candidates: give --mapper") +
                     (lang.name() == "rasp" ? ", or search by synthesis (--search synth)" : " (list-Python has no synthesizer yet)"));
-      RepairOptions o = c.repair;
-      r.ranked = repair_best(lang, r.ranked, c.repair_from, behaviour, o, c.threads, &r.repair);
+      r.ranked = repair_best(lang, r.ranked, c.repair_from, behaviour, c.repair, c.threads, &r.repair);
       r.repaired = true;
       break;
     }
@@ -70,7 +66,7 @@ DecompileResult decompile_behaviour(const Language& lang, const Behaviour& behav
       break;
     }
   }
-  r.search_seconds = since(t);
+  r.search_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
   return r;
 }
 

@@ -18,7 +18,6 @@ enum class SearchKind { None, Repair, Synth };
 
 // "none", "repair", "synth"; throws mm::Error naming the value otherwise.
 SearchKind parse_search(const std::string& name);
-std::string search_name(SearchKind kind);
 // The search a language gets when none is named: synthesis where the language has a synthesizer (RASP),
 // else repair.
 SearchKind default_search(const Language& lang);
@@ -42,9 +41,13 @@ struct DecompileResult {
 };
 
 // Ranks `proposals` against `behaviour` (the model's predictions on the verification inputs of `domain`),
-// then runs the configured search. Throws mm::Error when the search needs proposals and has none (repair),
-// or the language has no synthesizer (synthesis of list-Python).
+// then runs the configured search (search_ranked). Throws mm::Error when the search needs proposals and
+// has none (repair), or the language has no synthesizer (synthesis of list-Python).
 DecompileResult decompile_behaviour(const Language& lang, const Behaviour& behaviour, const InputDomain& domain,
                                     std::vector<Candidate> proposals, const DecompileConfig& config);
+// The search alone, on proposals already ranked against the same behaviour (rank_candidates, or a
+// DecompileResult's `verified`): several searches from one verification. verify_seconds is 0.
+DecompileResult search_ranked(const Language& lang, const Behaviour& behaviour, const InputDomain& domain,
+                              std::vector<Candidate> ranked, const DecompileConfig& config);
 
 }  // namespace mm

@@ -101,7 +101,6 @@ struct SopEntry {
   int cost = 0, size = 0;
   bool local = true;
   bool has_none = false;
-  bool kept = true;  // its table is in the arena
   size_t off = 0;    // into the local or global arena
 };
 
@@ -1221,18 +1220,14 @@ class Synth {
       const std::vector<int> sels = sels_by_cost_[static_cast<size_t>(c - 1)];
       for (int s : sels) {
         if (!spend()) return;
+        if (!bank) {
+          check_width(s, t);
+          continue;
+        }
         Def d;
         d.op = Op::SelectorWidth;
         d.a = s;
-        const int size = 1 + sels_[static_cast<size_t>(s)].size;
-        if (!bank) {
-          load_rows(s);
-          if (check_global(size, [&](int64_t p) { return width_code(widths_[static_cast<size_t>(p)]); }) < 0) continue;
-        }
-        if (build_mixing(s, nullptr, t, nullptr)) {
-          if (bank) consider_sop(d, c, size, t);
-          else offer(score(t), size, d);
-        }
+        if (build_mixing(s, nullptr, t, nullptr)) consider_sop(d, c, 1 + sels_[static_cast<size_t>(s)].size, t);
       }
     }
     };
@@ -1241,7 +1236,6 @@ class Synth {
     // Aggregate: a selector of cost cs >= 1 and an s-op of cost c - 1 - cs; every default scored, the
     // sampler's two (None, 0) kept.
     std::vector<int32_t> empty;
-    Table variant;
     for (int cs = 1; cs <= c - 1 && !stop_; ++cs) {
       if (!fresh(cs, c - 1 - cs)) continue;
       const std::vector<int> sels = sels_by_cost_[static_cast<size_t>(cs)];
@@ -1261,29 +1255,7 @@ class Synth {
           d.op = Op::Aggregate;
           d.a = s;
           d.b = v;
-          if (!empty.empty()) {
-            // Other defaults change only the positions where nothing is selected: scored from the
-            // difference there; default 0 (the sampler's other choice) kept as a table of its own.
-            const int64_t base = score(t);
-            int64_t none_agree = 0;
-            for (int32_t p : empty) none_agree += tc_[0] == target_[static_cast<size_t>(p)];
-            for (size_t k = 1; k < std::size(kDefaults); ++k) {
-              const uint16_t code = intern(Value::of_int(kDefaults[k]));
-              if (code == kRaise) continue;
-              d.dflt = static_cast<int8_t>(kDefaults[k]);
-              if (k == 1 && bank) {
-                variant = t;
-                for (int32_t p : empty) variant.v[static_cast<size_t>(p)] = code;
-                finish(variant);
-                consider_sop(d, c, size, variant);
-                continue;
-              }
-              int64_t agree = 0;
-              for (int32_t p : empty) agree += tc_[code] == target_[static_cast<size_t>(p)];
-              offer(base - none_agree + agree, size, d);
-            }
-            d.dflt = kNoDefault;
-          }
+          if (!empty.empty()) other_defaults(d, c, size, t, score(t), empty, bank);
           if (bank) consider_sop(d, c, size, t);
           else offer(score(t), size, d);
         }
@@ -1395,12 +1367,7 @@ class Synth {
       load_rows(s);
       const int ssize = sels_[static_cast<size_t>(s)].size;
       if (!spend()) return;
-      if (check_global(1 + ssize, [&](int64_t p) { return width_code(widths_[static_cast<size_t>(p)]); }) >= 0 && build_mixing(s, nullptr, t, nullptr)) {
-        Def d;
-        d.op = Op::SelectorWidth;
-        d.a = s;
-        offer(score(t), 1 + ssize, d);
-      }
+      check_width(s, t);
       for (int v : at_cost(0)) {
         if (!spend()) return;
         if (check_aggregate(1 + ssize + sops_[static_cast<size_t>(v)].size, sops_[static_cast<size_t>(v)]) == -1) continue;
@@ -1411,18 +1378,44 @@ class Synth {
         d.b = v;
         const int64_t base = score(t);
         offer(base, 1 + ssize, d);
-        if (empty.empty()) continue;
-        int64_t none_agree = 0;
-        for (int32_t p : empty) none_agree += tc_[0] == target_[static_cast<size_t>(p)];
-        for (size_t k = 1; k < std::size(kDefaults); ++k) {
-          const uint16_t code = intern(Value::of_int(kDefaults[k]));
-          if (code == kRaise) continue;
-          int64_t agree = 0;
-          for (int32_t p : empty) agree += tc_[code] == target_[static_cast<size_t>(p)];
-          d.dflt = static_cast<int8_t>(kDefaults[k]);
-          offer(base - none_agree + agree, 1 + ssize, d);
-        }
+        if (!empty.empty()) other_defaults(d, c + 1, 1 + ssize, t, base, empty, /*bank=*/false);
       }
+    }
+  }
+
+  // SelectorWidth of selector s, checked against the best (nothing kept); offered if it survives.
+  void check_width(int s, Table& t) {
+    load_rows(s);
+    const int size = 1 + sels_[static_cast<size_t>(s)].size;
+    if (check_global(size, [&](int64_t p) { return width_code(widths_[static_cast<size_t>(p)]); }) < 0) return;
+    if (!build_mixing(s, nullptr, t, nullptr)) return;
+    Def d;
+    d.op = Op::SelectorWidth;
+    d.a = s;
+    offer(score(t), size, d);
+  }
+
+  // Aggregate d (its default None; table t, agreeing on `base` positions; nothing selected at `empty`)
+  // under every other default. A default changes only the positions where nothing is selected, so each is
+  // scored from the difference there; with `bank`, default 0 (the sampler's other choice) is kept as a
+  // table of its own at cost c.
+  void other_defaults(Def d, int c, int size, const Table& t, int64_t base, const std::vector<int32_t>& empty, bool bank) {
+    int64_t none_agree = 0;
+    for (int32_t p : empty) none_agree += tc_[0] == target_[static_cast<size_t>(p)];
+    for (size_t k = 1; k < std::size(kDefaults); ++k) {
+      const uint16_t code = intern(Value::of_int(kDefaults[k]));
+      if (code == kRaise) continue;
+      d.dflt = static_cast<int8_t>(kDefaults[k]);
+      if (k == 1 && bank) {
+        variant_ = t;
+        for (int32_t p : empty) variant_.v[static_cast<size_t>(p)] = code;
+        finish(variant_);
+        consider_sop(d, c, size, variant_);
+        continue;
+      }
+      int64_t agree = 0;
+      for (int32_t p : empty) agree += tc_[code] == target_[static_cast<size_t>(p)];
+      offer(base - none_agree + agree, size, d);
     }
   }
 
@@ -1664,6 +1657,7 @@ class Synth {
   size_t memory_used_ = 0;
   std::vector<uint16_t> scratch_local_;
   std::vector<uint64_t> scratch_bits_;
+  Table variant_;  // other_defaults' kept variant
   std::vector<uint64_t> rows_;  // the rows of selector rows_of_ on every input
   std::vector<uint8_t> widths_;  // their widths
   int rows_of_ = -1;
