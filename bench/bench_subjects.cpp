@@ -42,11 +42,15 @@ int main(int argc, char** argv) {
   app.add_option("--programs", programs, "programs to train")->check(CLI::Range(1, 100000));
   app.add_option("--preset", preset, "tiny, small or paper");
   app.add_option("--seed", seed, "sampler seed");
+  int64_t min_params = 10'000, max_params = 10'000'000;
+  app.add_option("--min-params", min_params, "paper preset: fewest parameters");
+  app.add_option("--max-params", max_params, "paper preset: most parameters");
   app.add_option("--slots", config.slots, "models trained at once");
   app.add_option("--batch", config.batch, "inputs per model per step");
   app.add_option("--max-steps", config.max_steps, "step budget per model");
   app.add_option("--views", config.views, "views per model");
-  app.add_option("--threads", config.threads, "torch threads (0 = default)");
+  app.add_option("--threads", config.threads, "threads (0 = default)");
+  app.add_option("--trainer", config.trainer, "auto, fast or torch")->check(CLI::IsMember({"auto", "fast", "torch"}));
   app.add_option("--lr", config.lr, "learning rate (0 = by architecture)");
   app.add_option("--dump", dump, "write the programs and settings here for the peer");
   CLI11_PARSE(app, argc, argv);
@@ -58,6 +62,8 @@ int main(int argc, char** argv) {
     mm::Rng rng(seed);
     mm::SizePolicy policy;
     policy.preset = preset;
+    policy.min_params = min_params;
+    policy.max_params = max_params;
     std::vector<mm::SubjectJob> jobs;
     for (int k = 0; k < programs; ++k) {
       std::shared_ptr<const mm::Program> p = sampler.next(rng);
@@ -80,6 +86,7 @@ int main(int argc, char** argv) {
     nlohmann::json out = {{"lang", lang_name},
                           {"preset", preset},
                           {"params", mm::parameter_count(jobs[0].arch)},
+                          {"architecture", nlohmann::json::parse(jobs[0].arch.to_json())},
                           {"programs", programs},
                           {"slots", config.slots},
                           {"learned", learned},
@@ -91,7 +98,8 @@ int main(int argc, char** argv) {
                           {"gflops", gflops},
                           {"sgemm_peak_gflops", peak},
                           {"fraction_of_peak", gflops / peak},
-                          {"threads", torch::get_num_threads()},
+                          {"threads", config.threads > 0 ? config.threads : torch::get_num_threads()},
+                          {"trainer", config.trainer},
                           {"models", per_model}};
     std::cout << out.dump() << "\n";
     if (!dump.empty()) {

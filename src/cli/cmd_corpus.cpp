@@ -71,7 +71,9 @@ Command add_build(CLI::App& corpus) {
   app->add_option("--threshold", o->c.train.threshold, "converged: per-position accuracy on the evaluation set")->check(CLI::Range(0.0, 1.0));
   app->add_option("--lr", o->c.train.lr, "learning rate (0 = 1e-3, falling as 1/sqrt(d_model) above 64)")->check(CLI::Range(0.0, 1.0));
   app->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
-  app->add_option("--threads", o->c.train.threads, "torch threads (0 = torch's default)")->check(CLI::Range(0, 1024));
+  app->add_option("--threads", o->c.train.threads, "training threads (0 = every core)")->check(CLI::Range(0, 1024));
+  app->add_option("--trainer", o->c.train.trainer, "fast (hand-written, cpu), torch, or auto (fast where it applies)")
+      ->check(CLI::IsMember({"auto", "fast", "torch"}));
   o->domain.add_to(*app);
   return {app, [o] {
             BuildConfig c = o->c;

@@ -4,10 +4,13 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
+#include <thread>
 
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/parallel.h"
 #include "core/progress.h"
 #include "core/rng.h"
 #include "core/sample.h"
@@ -115,23 +118,34 @@ BuildSummary corpus_build(Corpus& corpus, const BuildConfig& config, const std::
     return summary;
   }
 
-  // Jobs, grouped by architecture (the paper preset mixes sizes; one batch trains one shape).
+  // Jobs, grouped by architecture (the paper preset mixes sizes; one batch trains one shape). Making a job
+  // runs its program over the evaluation set: done on every training thread, then grouped in list order.
+  std::vector<std::optional<SubjectJob>> made(pending.size());
+  std::vector<std::string> why(pending.size());
+  const int threads = config.train.threads > 0 ? config.train.threads
+                                               : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  parallel_for(pending.size(), threads, [&](size_t i) {
+    const PendingProgram& p = pending[i];
+    try {
+      made[i] = make_subject_job(p.program_id, p.program, config.language, config.domain, config.size, config.train,
+                                 model_seed(p.hash, config.seed));
+    } catch (const Error& e) {
+      why[i] = e.what();
+    }
+  });
   std::map<std::string, std::vector<SubjectJob>> groups;
   std::vector<std::string> group_order;
-  for (const PendingProgram& p : pending) {
-    const uint64_t seed = model_seed(p.hash, config.seed);
-    try {
-      SubjectJob job = make_subject_job(p.program_id, p.program, config.language, config.domain, config.size,
-                                        config.train, seed);
-      SubjectArch shape = job.arch;
-      shape.n_classes = 0;
-      const std::string key = shape.to_json();
-      if (!groups.count(key)) group_order.push_back(key);
-      groups[key].push_back(std::move(job));
-    } catch (const Error& e) {
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (!made[i]) {
       ++summary.refused;
-      if (log) log("program " + std::to_string(p.program_id) + " refused: " + e.what());
+      if (log) log("program " + std::to_string(pending[i].program_id) + " refused: " + why[i]);
+      continue;
     }
+    SubjectArch shape = made[i]->arch;
+    shape.n_classes = 0;
+    const std::string key = shape.to_json();
+    if (!groups.count(key)) group_order.push_back(key);
+    groups[key].push_back(std::move(*made[i]));
   }
 
   int64_t total = 0;

@@ -13,6 +13,9 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/rng.h"
+#include "subject/domain_data.h"
+#include "subject/fast_trainer.h"
+#include "subject/train_loop.h"
 
 namespace mm {
 
@@ -23,67 +26,19 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int64_t kClassPad = 32;  // see BatchTrainer's constructor
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // ---------------------------------------------------------------------------------------------------------
 // Inputs
 
-struct InputHash {
-  size_t operator()(const Input& x) const {
-    return fnv1a64(std::string_view(reinterpret_cast<const char*>(x.data()), x.size() * sizeof(int64_t)));
-  }
-};
-
-// The evaluation set of one domain and a sampler of training inputs that avoids it where it is a held-out
-// sample (lengths whose every input is in the sample are trained on too: nothing else is left of them).
-struct DomainData {
-  InputDomain domain;
-  std::vector<Input> eval;  // the evaluation inputs
-  bool whole_domain = false;
-  std::unordered_set<Input, InputHash> heldout;
-  std::vector<bool> length_complete;  // [len]: every input of this length is in `eval`
-
-  Input draw(Rng& rng) const {
-    while (true) {
-      Input x = domain.sample(rng);
-      if (whole_domain || length_complete[x.size()] || !heldout.count(x)) return x;
-    }
-  }
-};
-
-DomainData make_domain_data(const InputDomain& domain, const TrainConfig& config) {
-  DomainData d;
-  d.domain = domain;
-  d.eval = evaluation_inputs(domain, config);
-  d.whole_domain = domain.size() <= config.enumerate_limit;
-  d.length_complete.assign(static_cast<size_t>(domain.len_max) + 1, d.whole_domain);
-  if (!d.whole_domain) {
-    d.heldout.insert(d.eval.begin(), d.eval.end());
-    std::vector<uint64_t> per_len(static_cast<size_t>(domain.len_max) + 1, 0);
-    for (const Input& x : d.heldout) ++per_len[x.size()];
-    for (int len = domain.len_min; len <= domain.len_max; ++len)
-      d.length_complete[static_cast<size_t>(len)] = per_len[static_cast<size_t>(len)] == domain.count_of_length(len);
-  }
-  return d;
-}
-
-// Class index of every output position of `program` on `inputs`, -100 (ignored) for padding and for
-// values outside the class list; (N, T).
-Tensor class_targets(const SubjectJob& job, const std::map<ValueKey, int64_t>& class_of, const std::vector<Input>& inputs,
-                     int max_len) {
+// Class index of every output position on `inputs`, -100 (ignored) for padding and where there is none;
+// (N, T).
+Tensor class_targets(const Labeller& labels, const std::vector<Input>& inputs, int max_len) {
   Tensor t = torch::full({static_cast<int64_t>(inputs.size()), max_len}, -100, torch::kInt64);
   auto a = t.accessor<int64_t, 2>();
+  std::vector<int32_t> y(static_cast<size_t>(max_len));
   for (size_t i = 0; i < inputs.size(); ++i) {
-    std::vector<Value> y;
-    try {
-      y = job.program->evaluate(inputs[i]);
-    } catch (const EvalError&) {
-      continue;  // an input the program cannot run on teaches nothing
-    }
-    for (size_t k = 0; k < y.size(); ++k) {
-      auto it = class_of.find(value_key(y[k]));
-      if (it != class_of.end()) a[static_cast<int64_t>(i)][static_cast<int64_t>(k)] = it->second;
-    }
+    labels.label(inputs[i], y.data(), -100);
+    for (size_t k = 0; k < inputs[i].size(); ++k) a[static_cast<int64_t>(i)][static_cast<int64_t>(k)] = y[k];
   }
   return t;
 }
@@ -100,30 +55,11 @@ Tensor input_ids(const InputDomain& domain, const std::vector<Input>& inputs, si
 // ---------------------------------------------------------------------------------------------------------
 // The stacked model
 
-double gaussian(Rng& rng) {
-  const double u1 = 1.0 - rng.uniform01(), u2 = rng.uniform01();
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
-}
-
-// A model's initial weights, drawn from its own seed: N(0, 0.02), residual projections N(0, 0.02/sqrt(2L)).
-std::map<std::string, Tensor> initial_weights(const SubjectJob& job) {
-  Rng rng(job.seed);
+// A model's initial weights (initial_weights in trainer.h) as torch tensors.
+std::map<std::string, Tensor> initial_torch_weights(const SubjectJob& job) {
   std::map<std::string, Tensor> w;
-  for (const ParamSpec& p : param_specs(job.arch)) {
-    int64_t n = 1;
-    for (int64_t s : p.shape) n *= s;
-    std::vector<float> v(static_cast<size_t>(n));
-    const double std_normal = 0.02, std_residual = 0.02 / std::sqrt(2.0 * job.arch.n_layers);
-    for (float& x : v) {
-      switch (p.init) {
-        case ParamSpec::Init::Normal: x = static_cast<float>(std_normal * gaussian(rng)); break;
-        case ParamSpec::Init::NormalResidual: x = static_cast<float>(std_residual * gaussian(rng)); break;
-        case ParamSpec::Init::Zeros: x = 0; break;
-        case ParamSpec::Init::Ones: x = 1; break;
-      }
-    }
-    w[p.name] = torch::from_blob(v.data(), p.shape, torch::kFloat32).clone();
-  }
+  for (auto& [name, t] : initial_weights(job))
+    w[name] = torch::from_blob(t.data.data(), t.shape, torch::kFloat32).clone();
   return w;
 }
 
@@ -202,23 +138,11 @@ double forward_flops_per_token(const SubjectArch& a, int T, int C) {
 // ---------------------------------------------------------------------------------------------------------
 // The trainer
 
-struct Slot {
-  bool active = false;
-  size_t job = 0;
-  Rng data_rng{0};
-  int64_t step = 0;
-  bool converged = false;
-  int64_t converged_step = 0;
-  int64_t next_view_step = 0;
-  int view_attempts = 0;
-  Clock::time_point start;
-  Accuracy last_full;        // last full evaluation
-  double batch_accuracy = 0;
-  std::map<ValueKey, int64_t> class_of;
+struct Slot : SlotProgress {
+  std::unique_ptr<Labeller> labels;
   const DomainData* data = nullptr;
   Tensor eval_targets;       // (N_eval, T) on the device
   double eval_positions = 0; // positions with a target in eval_targets
-  std::vector<SubjectView> views;
 };
 
 class BatchTrainer {
@@ -280,12 +204,12 @@ class BatchTrainer {
     s.job = j;
     s.data_rng = Rng(job.seed ^ 0x5eedda7aULL);
     s.start = Clock::now();
-    for (size_t c = 0; c < job.classes.size(); ++c) s.class_of.emplace(value_key(job.classes[c]), static_cast<int64_t>(c));
+    s.labels = std::make_unique<Labeller>(job);
     s.data = &domain_data(job.domain);
-    s.eval_targets = class_targets(job, s.class_of, s.data->eval, arch_.max_len).to(device_);
+    s.eval_targets = class_targets(*s.labels, s.data->eval, arch_.max_len).to(device_);
     s.eval_positions = s.eval_targets.ge(0).sum().item<double>();
     torch::NoGradGuard no_grad;
-    const auto init = initial_weights(job);
+    const auto init = initial_torch_weights(job);
     const std::vector<Tensor> views = params_.views(params_.flat.detach());
     for (size_t i = 0; i < params_.specs.size(); ++i) {
       const Tensor& w = init.at(params_.specs[i].name).to(device_);
@@ -339,14 +263,9 @@ class BatchTrainer {
       for (int64_t b = 0; b < B; ++b) {
         const Input x = s.data->draw(s.data_rng);
         for (size_t k = 0; k < x.size(); ++k) ia[m][b][static_cast<int64_t>(k)] = 1 + x[k] - job.domain.value_min;
-        try {
-          const std::vector<Value> y = job.program->evaluate(x);
-          for (size_t k = 0; k < y.size(); ++k) {
-            auto it = s.class_of.find(value_key(y[k]));
-            if (it != s.class_of.end()) ta[m][b][static_cast<int64_t>(k)] = it->second;
-          }
-        } catch (const EvalError&) {
-        }
+        std::vector<int32_t> y(x.size());
+        s.labels->label(x, y.data(), -100);
+        for (size_t k = 0; k < x.size(); ++k) ta[m][b][static_cast<int64_t>(k)] = y[k];
       }
     }
     ids = ids.to(device_);
@@ -441,12 +360,7 @@ class BatchTrainer {
   SubjectModel snapshot(int64_t m) {
     torch::NoGradGuard no_grad;
     const SubjectJob& job = jobs_[slot(m).job];
-    SubjectModel out;
-    out.arch = job.arch;
-    out.domain = job.domain;
-    out.classes = job.classes;
-    out.language = job.language;
-    out.program = job.source;
+    SubjectModel out = unweighted_model(job);
     const std::vector<Tensor> views = params_.views(params_.flat.detach());
     for (size_t i = 0; i < params_.specs.size(); ++i) {
       Tensor w = views[i].select(0, m);
@@ -519,94 +433,88 @@ class BatchTrainer {
 
 }  // namespace
 
+bool use_fast_trainer(const std::vector<SubjectJob>& jobs, const TrainConfig& config) {
+  if (config.trainer == "torch") return false;
+  // The kernels want widths that are multiples of 8 (every preset's are).
+  bool fits = config.device == "cpu" && !jobs.empty();
+  for (const SubjectJob& j : jobs) fits = fits && !j.arch.compiled() && j.arch.d_model % 8 == 0;
+  if (config.trainer == "fast" && !fits)
+    throw Error("the fast trainer runs trained-block models of a width divisible by 8 on the cpu only");
+  if (config.trainer != "fast" && config.trainer != "auto")
+    throw Error("unknown trainer '" + config.trainer + "' (choose auto, fast or torch)");
+  return fits;
+}
+
 TrainStats train_subjects(const std::vector<SubjectJob>& jobs, const TrainConfig& config,
                           const std::function<void(SubjectResult&&)>& on_done, const std::function<bool()>& stop) {
   if (jobs.empty()) return {};
-  const auto t0 = Clock::now();
-  BatchTrainer trainer(jobs, config);
-  size_t next = 0;
-  for (int64_t m = 0; m < trainer.slots(); ++m) trainer.fill(m, next++);
-
-  auto finish = [&](int64_t m, const std::string& status) {
-    Slot& s = trainer.slot(m);
-    SubjectResult r;
-    r.id = jobs[s.job].id;
-    r.status = status;
-    r.steps = s.converged ? s.converged_step : s.step;
-    r.wall_s = seconds_since(s.start);
-    r.accuracy = s.last_full;
-    r.views = std::move(s.views);
-    on_done(std::move(r));
-    if (next < jobs.size()) trainer.fill(m, next++);
-    else trainer.deactivate(m);
-  };
-  auto take_view = [&](int64_t m, const Accuracy& acc) {
-    Slot& s = trainer.slot(m);
-    SubjectView v;
-    v.step = s.step;
-    v.wall_s = seconds_since(s.start);
-    v.accuracy = acc;
-    v.model = trainer.snapshot(m);
-    s.views.push_back(std::move(v));
-  };
-
-  while (true) {
-    bool any = false;
-    for (int64_t m = 0; m < trainer.slots(); ++m) any |= trainer.slot(m).active;
-    if (!any || (stop && stop())) break;
-    trainer.step();
-    // Which slots evaluate now: a convergence check whose batch accuracy is close enough, or a view.
-    std::vector<int64_t> check;
-    for (int64_t m = 0; m < trainer.slots(); ++m) {
-      const Slot& s = trainer.slot(m);
-      if (!s.active) continue;
-      if (!s.converged ? s.step % config.check_every == 0 && s.batch_accuracy >= config.threshold - config.check_margin
-                       : s.step == s.next_view_step)
-        check.push_back(m);
-    }
-    const std::vector<Accuracy> acc = trainer.evaluate(check, /*early_exit=*/true);
-    for (size_t c = 0; c < check.size(); ++c) {
-      const int64_t m = check[c];
-      Slot& s = trainer.slot(m);
-      s.last_full = acc[c];
-      const bool good = acc[c].per_position >= config.threshold;
-      if (!s.converged) {
-        if (!good) continue;
-        s.converged = true;
-        s.converged_step = s.step;
-        take_view(m, acc[c]);
-      } else {
-        ++s.view_attempts;
-        if (good) take_view(m, acc[c]);
-      }
-      s.next_view_step = s.step + config.view_every;
-    }
-    for (int64_t m = 0; m < trainer.slots(); ++m) {
-      Slot& s = trainer.slot(m);
-      if (!s.active) continue;
-      if (s.converged && (static_cast<int>(s.views.size()) >= config.views || s.view_attempts >= config.max_view_attempts))
-        finish(m, "learned");
-      else if (!s.converged && s.step >= config.max_steps) {
-        s.last_full = trainer.evaluate({m}, /*early_exit=*/false)[0];  // the accuracy it ended with
-        finish(m, "not learned");
-      }
-    }
-    if (next >= jobs.size()) trainer.compact();
+  if (use_fast_trainer(jobs, config)) {
+    FastTrainer trainer(jobs, config);
+    return run_training(trainer, jobs, config, on_done, stop);
   }
-  TrainStats st = trainer.stats();
-  st.seconds = seconds_since(t0);
-  return st;
+  BatchTrainer trainer(jobs, config);
+  return run_training(trainer, jobs, config, on_done, stop);
 }
 
 std::vector<std::vector<double>> trace_losses(const std::vector<SubjectJob>& jobs, const TrainConfig& config, int steps) {
   TrainConfig c = config;
   c.slots = static_cast<int>(jobs.size());
+  auto trace = [&](auto& trainer) {
+    for (int64_t m = 0; m < trainer.slots(); ++m) trainer.fill(m, static_cast<size_t>(m));
+    std::vector<std::vector<double>> out(jobs.size());
+    for (int k = 0; k < steps; ++k) {
+      const auto losses = trainer.step();
+      for (size_t j = 0; j < jobs.size(); ++j) out[j].push_back(losses[j]);
+    }
+    return out;
+  };
+  if (use_fast_trainer(jobs, c)) {
+    FastTrainer trainer(jobs, c);
+    return trace(trainer);
+  }
   BatchTrainer trainer(jobs, c);
-  for (int64_t m = 0; m < trainer.slots(); ++m) trainer.fill(m, static_cast<size_t>(m));
-  std::vector<std::vector<double>> out(jobs.size());
-  for (int k = 0; k < steps; ++k) {
-    const auto losses = trainer.step();
-    for (size_t j = 0; j < jobs.size(); ++j) out[j].push_back(losses[j]);
+  return trace(trainer);
+}
+
+PassCheck autograd_pass(const SubjectModel& model, const std::vector<Input>& inputs,
+                        const std::vector<std::vector<int32_t>>& targets) {
+  const SubjectArch& a = model.arch;
+  const std::vector<ParamSpec> specs = param_specs(a);
+  std::vector<torch::Tensor> leaves, views;
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const mm::Tensor& w = model.weights.at(specs[i].name);
+    leaves.push_back(torch::from_blob(const_cast<float*>(w.data.data()), w.shape, torch::kFloat32).clone().requires_grad_(true));
+    views.push_back(leaves.back().unsqueeze(0));
+    index[specs[i].name] = i;
+  }
+  const int64_t N = static_cast<int64_t>(inputs.size()), T = a.max_len;
+  (void)T;
+  const torch::Tensor ids = input_ids(model.domain, inputs, 0, inputs.size(), a.max_len).unsqueeze(0);
+  torch::Tensor tgt = torch::full({1, N, T}, -100, torch::kInt64);
+  for (int64_t i = 0; i < N; ++i)
+    for (size_t k = 0; k < targets[static_cast<size_t>(i)].size(); ++k)
+      if (targets[static_cast<size_t>(i)][k] >= 0) tgt[0][i][static_cast<int64_t>(k)] = targets[static_cast<size_t>(i)][k];
+  const torch::Tensor logits = forward(views, index, a, ids, torch::zeros({1, a.n_classes}));
+  const torch::Tensor valid = tgt.ge(0);
+  const torch::Tensor nll = -torch::log_softmax(logits, -1).gather(-1, tgt.clamp_min(0).unsqueeze(-1)).squeeze(-1) *
+                     valid.to(torch::kFloat32);
+  const torch::Tensor loss = nll.sum() / valid.sum().to(torch::kFloat32).clamp_min(1);
+  loss.backward();
+  PassCheck out;
+  out.loss = loss.item<double>();
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const torch::Tensor g = leaves[i].grad().contiguous();
+    mm::Tensor& t = out.grads[specs[i].name];
+    t.shape = specs[i].shape;
+    t.data.assign(g.data_ptr<float>(), g.data_ptr<float>() + g.numel());
+  }
+  const torch::Tensor lg = logits.detach().contiguous();
+  for (int64_t i = 0; i < N; ++i) {
+    std::vector<float> rows;
+    for (size_t k = 0; k < inputs[static_cast<size_t>(i)].size(); ++k)
+      for (int c = 0; c < a.n_classes; ++c) rows.push_back(lg[0][i][static_cast<int64_t>(k)][c].item<float>());
+    out.logits.push_back(std::move(rows));
   }
   return out;
 }

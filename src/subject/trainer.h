@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,7 +36,9 @@ struct TrainConfig {
   uint64_t heldout_inputs = 10000;    // else on a fixed held-out sample of this many (never trained on)
   uint64_t heldout_seed = 12345;      // which sample
   std::string device = "cpu";         // "cpu" or "cuda"
-  int threads = 0;                    // torch intra-op threads; 0 = leave torch's default
+  int threads = 0;                    // threads; 0 = torch's default (torch) or every core (fast)
+  std::string trainer = "auto";       // "fast" (hand-written, cpu, trained blocks), "torch", or "auto":
+                                      // fast where it applies, else torch
 };
 
 struct SubjectJob {
@@ -82,6 +85,13 @@ SubjectJob make_subject_job(int64_t id, std::shared_ptr<const Program> program, 
                             const InputDomain& domain, const SizePolicy& policy, const TrainConfig& config,
                             uint64_t seed);
 
+// A job's model without weights: architecture, domain, classes, language, program.
+SubjectModel unweighted_model(const SubjectJob& job);
+
+// A job's initial weights, drawn from its seed: N(0, 0.02), residual projections N(0, 0.02/sqrt(2L)),
+// LayerNorm gains 1, biases 0. The same for every trainer.
+std::map<std::string, Tensor> initial_weights(const SubjectJob& job);
+
 // Trains `jobs` (one architecture up to the class count), config.slots at a time, and calls `on_done`
 // for each as it finishes. `stop`, when given and true, ends training between steps; models in flight are
 // dropped. Throws mm::Error on a bad configuration (e.g. cuda asked for and absent).
@@ -91,6 +101,20 @@ TrainStats train_subjects(const std::vector<SubjectJob>& jobs, const TrainConfig
 // For tests: the per-model training loss of the first `steps` steps, training `jobs` together in one
 // batch of config.slots slots. Result [job][step].
 std::vector<std::vector<double>> trace_losses(const std::vector<SubjectJob>& jobs, const TrainConfig& config, int steps);
+
+// For tests: one forward and backward pass of `model` on `inputs` with per-position class targets (-1 =
+// none): the mean cross-entropy over the positions with a target, its gradient by parameter name, and
+// the logits (per input, positions x classes). fast_pass runs the fast trainer's hand-written pass,
+// autograd_pass LibTorch autograd on the torch trainer's forward.
+struct PassCheck {
+  double loss = 0;
+  std::map<std::string, Tensor> grads;
+  std::vector<std::vector<float>> logits;
+};
+PassCheck fast_pass(const SubjectModel& model, const std::vector<Input>& inputs,
+                    const std::vector<std::vector<int32_t>>& targets);
+PassCheck autograd_pass(const SubjectModel& model, const std::vector<Input>& inputs,
+                        const std::vector<std::vector<int32_t>>& targets);
 
 // For tests: logits of freshly initialised job models on `inputs` through the batched torch forward pass,
 // [job][input] row-major (positions, classes); and the same models as SubjectModels.
