@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
                           {"sgemm_peak_gflops", peak},
                           {"fraction_of_peak", gflops / peak},
                           {"threads", config.threads > 0 ? config.threads : torch::get_num_threads()},
-                          {"trainer", config.trainer},
+                          {"trainer", mm::uses_fast_trainer(jobs, config) ? "fast" : "torch"},
                           {"models", per_model}};
     std::cout << out.dump() << "\n";
     if (!dump.empty()) {

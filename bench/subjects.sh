@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The batched subject trainer against its peer, side by side in one run on the same programs:
+# Our subject trainer against its peer, side by side in one run on the same programs:
 # bench_subjects (ours) trains them `--slots` at a time; peer_subjects.py (plain PyTorch, one model at a
 # time, same architecture and stopping rule) trains the same ones. Prints models to convergence per hour
 # of both, the ratio, and our GFLOP/s against a large-sgemm peak measured in the same run.
@@ -37,7 +37,7 @@ print(f"{o['programs']} {o['lang']} programs, preset {o['preset']} ({o['params']
 print("| trainer | models/hour | learned | mean steps to convergence | wall s |")
 print("|---|---|---|---|---|")
 mean = lambda xs: sum(xs) / max(len(xs), 1)
-print(f"| modelmap (batched) | {o['models_per_hour']:.0f} | {o['learned']}/{o['programs']} | {mean(steps_o):.0f} | {o['seconds']:.0f} |")
+print(f"| modelmap ({o['trainer']} trainer) | {o['models_per_hour']:.0f} | {o['learned']}/{o['programs']} | {mean(steps_o):.0f} | {o['seconds']:.0f} |")
 print(f"| PyTorch peer (one at a time) | {p['models_per_hour']:.0f} | {p['learned']}/{p['programs']} | {mean(steps_p):.0f} | {p['seconds']:.0f} |")
 print(f"ratio: {o['models_per_hour'] / p['models_per_hour']:.2f}x; ours {o['gflops']:.2f} GFLOP/s against a "
       f"{o['sgemm_peak_gflops']:.0f} GFLOP/s sgemm peak ({o['fraction_of_peak']:.1%})")

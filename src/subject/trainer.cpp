@@ -433,7 +433,7 @@ class BatchTrainer {
 
 }  // namespace
 
-bool use_fast_trainer(const std::vector<SubjectJob>& jobs, const TrainConfig& config) {
+bool uses_fast_trainer(const std::vector<SubjectJob>& jobs, const TrainConfig& config) {
   if (config.trainer == "torch") return false;
   // The kernels want widths that are multiples of 8 (every preset's are).
   bool fits = config.device == "cpu" && !jobs.empty();
@@ -448,7 +448,7 @@ bool use_fast_trainer(const std::vector<SubjectJob>& jobs, const TrainConfig& co
 TrainStats train_subjects(const std::vector<SubjectJob>& jobs, const TrainConfig& config,
                           const std::function<void(SubjectResult&&)>& on_done, const std::function<bool()>& stop) {
   if (jobs.empty()) return {};
-  if (use_fast_trainer(jobs, config)) {
+  if (uses_fast_trainer(jobs, config)) {
     FastTrainer trainer(jobs, config);
     return run_training(trainer, jobs, config, on_done, stop);
   }
@@ -468,7 +468,7 @@ std::vector<std::vector<double>> trace_losses(const std::vector<SubjectJob>& job
     }
     return out;
   };
-  if (use_fast_trainer(jobs, c)) {
+  if (uses_fast_trainer(jobs, c)) {
     FastTrainer trainer(jobs, c);
     return trace(trainer);
   }

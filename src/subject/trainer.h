@@ -92,6 +92,10 @@ SubjectModel unweighted_model(const SubjectJob& job);
 // LayerNorm gains 1, biases 0. The same for every trainer.
 std::map<std::string, Tensor> initial_weights(const SubjectJob& job);
 
+// Whether train_subjects trains `jobs` with the fast CPU trainer under `config` (else torch). Throws
+// mm::Error for an unknown config.trainer, or "fast" where it does not apply.
+bool uses_fast_trainer(const std::vector<SubjectJob>& jobs, const TrainConfig& config);
+
 // Trains `jobs` (one architecture up to the class count), config.slots at a time, and calls `on_done`
 // for each as it finishes. `stop`, when given and true, ends training between steps; models in flight are
 // dropped. Throws mm::Error on a bad configuration (e.g. cuda asked for and absent).
