@@ -6,6 +6,7 @@
 #pragma once
 
 #include <map>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -41,6 +42,22 @@ struct DomainData {
 };
 
 DomainData make_domain_data(const InputDomain& domain, const TrainConfig& config);
+
+// One DomainData per distinct domain, made on first use (by both trainers; not thread-safe).
+class DomainCache {
+ public:
+  explicit DomainCache(const TrainConfig& config) : config_(config) {}
+  const DomainData& get(const InputDomain& d) {
+    const std::string key = d.describe();
+    auto it = domains_.find(key);
+    if (it == domains_.end()) it = domains_.emplace(key, make_domain_data(d, config_)).first;
+    return it->second;
+  }
+
+ private:
+  const TrainConfig& config_;
+  std::map<std::string, DomainData> domains_;
+};
 
 // A job's labels: the class index of each output position of its program on an input, `none` where the
 // program raises (an input it cannot run on teaches nothing) or gives a value outside the class list.

@@ -447,13 +447,6 @@ FastTrainer::FastTrainer(const std::vector<SubjectJob>& jobs, const TrainConfig&
   slots_.resize(static_cast<size_t>(std::min<int64_t>(config.slots, static_cast<int64_t>(jobs.size()))));
 }
 
-const DomainData& FastTrainer::domain_data(const InputDomain& d) {
-  const std::string key = d.describe();
-  auto it = domains_.find(key);
-  if (it == domains_.end()) it = domains_.emplace(key, make_domain_data(d, config_)).first;
-  return it->second;
-}
-
 void FastTrainer::fill(int64_t m, size_t j) {
   const SubjectJob& job = jobs_[j];
   if (job.arch.compiled()) throw std::logic_error("FastTrainer: compiled blocks are not trained");
@@ -464,7 +457,7 @@ void FastTrainer::fill(int64_t m, size_t j) {
   s.job = j;
   s.data_rng = Rng(job.seed ^ 0x5eedda7aULL);
   s.start = Clock::now();
-  s.data = &domain_data(job.domain);  // built here, serially; read-only in the parallel step
+  s.data = &domains_.get(job.domain);  // built here, serially; read-only in the parallel step
 }
 
 // The expensive part of filling a slot (targets of the evaluation set, initial weights); runs on the

@@ -84,13 +84,12 @@ class FastTrainer {
 
  private:
   void init(FastSlot& s);
-  const DomainData& domain_data(const InputDomain& d);
 
   const std::vector<SubjectJob>& jobs_;
   const TrainConfig& config_;
   int threads_ = 1;
   std::vector<FastSlot> slots_;
-  std::map<std::string, DomainData> domains_;
+  DomainCache domains_{config_};
   TrainStats stats_;
 };
 

@@ -8,10 +8,8 @@
 #include <chrono>
 #include <cmath>
 #include <map>
-#include <unordered_set>
 
 #include "core/error.h"
-#include "core/hash.h"
 #include "core/rng.h"
 #include "subject/domain_data.h"
 #include "subject/fast_trainer.h"
@@ -205,7 +203,7 @@ class BatchTrainer {
     s.data_rng = Rng(job.seed ^ 0x5eedda7aULL);
     s.start = Clock::now();
     s.labels = std::make_unique<Labeller>(job);
-    s.data = &domain_data(job.domain);
+    s.data = &domains_.get(job.domain);
     s.eval_targets = class_targets(*s.labels, s.data->eval, arch_.max_len).to(device_);
     s.eval_positions = s.eval_targets.ge(0).sum().item<double>();
     torch::NoGradGuard no_grad;
@@ -383,13 +381,6 @@ class BatchTrainer {
   }
 
  private:
-  const DomainData& domain_data(const InputDomain& d) {
-    const std::string key = d.describe();
-    auto it = domains_.find(key);
-    if (it == domains_.end()) it = domains_.emplace(key, make_domain_data(d, config_)).first;
-    return it->second;
-  }
-
   // AdamW with per-model step counts, warm-up and gradient-norm clipping; inactive slots do not move.
   void optimizer_step(const std::vector<float>& active) {
     torch::NoGradGuard no_grad;
@@ -427,7 +418,7 @@ class BatchTrainer {
   Params params_;
   Tensor class_mask_;  // (M, C)
   std::vector<Slot> slots_;
-  std::map<std::string, DomainData> domains_;
+  DomainCache domains_{config_};
   TrainStats stats_;
 };
 
