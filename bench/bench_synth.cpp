@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <sstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -29,7 +30,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-ops", max_ops, "keep sampled programs of at most this many operations")->check(CLI::Range(1, 32));
   app.add_option("--seed", seed, "sampler seed");
   app.add_option("--search-seconds", seconds, "budget per program")->check(CLI::Range(0.001, 1e6));
-  app.add_option("--from", from, "programs from this JSON-lines file ({\"source\": ...} per line) instead of sampled");
+  int threads = 1;
+  size_t per_length = 512;
+  app.add_option("--threads", threads, "searches side by side (synthesis's threads)")->check(CLI::Range(1, 3));
+  app.add_option("--per-length", per_length, "the first search's inputs per length")->check(CLI::Range(1, 100000));
+  app.add_option("--from", from, "programs from this JSON-lines file ({\"source\": ...} or {\"tokens\": ...} per line) instead of sampled");
   app.add_flag("--list", list, "a line per program on stderr");
   app.add_flag("--verbose", verbose, "the search's progress lines on stderr");
   CLI11_PARSE(app, argc, argv);
@@ -48,8 +53,19 @@ int main(int argc, char** argv) {
       std::ifstream in(from);
       if (!in) throw mm::Error("cannot read '" + from + "'");
       std::string line;
-      while (std::getline(in, line))
-        if (!line.empty()) sources.push_back(nlohmann::json::parse(line).at("source").get<std::string>());
+      while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        // {"source": text} or {"tokens": "canonical tokens, space-separated"} (what --list prints).
+        const nlohmann::json j = nlohmann::json::parse(line);
+        if (j.contains("source")) {
+          sources.push_back(j.at("source").get<std::string>());
+        } else {
+          std::vector<std::string> toks;
+          std::istringstream words(j.at("tokens").get<std::string>());
+          for (std::string w; words >> w;) toks.push_back(w);
+          sources.push_back(mm::rasp::print(mm::rasp::detokenize(toks)));
+        }
+      }
     }
     size_t next_source = 0;
     while (done < programs) {
@@ -61,6 +77,8 @@ int main(int argc, char** argv) {
       const mm::Behaviour b = mm::program_behaviour(*p, config.domain);
       mm::SynthOptions o;
       o.max_seconds = seconds;
+      o.threads = threads;
+      o.search_per_length = per_length;
       if (verbose) o.progress = [](const std::string& line) { std::cerr << line << "\n"; };
       const mm::SynthResult r = mm::synthesize_rasp(b, config.domain, o);
       const bool eq = r.found && r.agreeing == r.positions;
@@ -85,6 +103,7 @@ int main(int argc, char** argv) {
                         {"max_ops", max_ops},
                         {"seed", seed},
                         {"search_seconds", seconds},
+                        {"threads", threads},
                         {"equivalent", equivalent},
                         {"equivalent_rate", static_cast<double>(equivalent) / done},
                         {"fidelity_position", static_cast<double>(agree) / static_cast<double>(positions)},
@@ -95,6 +114,9 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const mm::Error& e) {
     std::cerr << "bench_synth: " << e.what() << "\n";
+    return 2;
+  } catch (const nlohmann::json::exception& e) {
+    std::cerr << "bench_synth: --from: a line is not a JSON object with \"source\" or \"tokens\": " << e.what() << "\n";
     return 2;
   }
 }

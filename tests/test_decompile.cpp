@@ -8,6 +8,8 @@
 
 #include "core/rng.h"
 #include "core/sample.h"
+#include "compile/compile.h"
+#include "decompile/heads.h"
 #include "decompile/pipeline.h"
 #include "decompile/repair.h"
 #include "decompile/synth.h"
@@ -419,6 +421,107 @@ TEST(Synth, AGuidesProgramIsFoundWhereTheSearchCannotReach) {
   ASSERT_TRUE(guided.found);
   EXPECT_EQ(disagreements(guided.tokens, b), 0) << p->text();
   EXPECT_GT(disagreements(alone.tokens, b), 0) << "the search alone should not reach this one in 300 expressions";
+}
+
+TEST(Synth, TwoSearchesSideBySideFindTheClassicPrograms) {
+  // Two threads: the second search builds its tables on a quarter of the inputs; what either finds is
+  // re-scored on every input, and the most faithful (then the smallest) program wins.
+  const Language& lang = language_by_name("rasp");
+  for (const char* name : {"histogram", "frac_prevs", "reverse"}) {
+    const Behaviour b = program_behaviour(*classic(name), lang.default_domain());
+    SynthOptions o = synth_budget(30);
+    o.threads = 2;
+    const SynthResult r = synthesize_rasp(b, lang.default_domain(), o);
+    ASSERT_TRUE(r.found) << name;
+    EXPECT_EQ(r.searches, 2);
+    EXPECT_EQ(disagreements(r.tokens, b), 0) << name << " came back as\n" << lang.detokenize(r.tokens)->text();
+    EXPECT_EQ(r.agreeing, r.positions);
+  }
+  // An exhausted budget on two threads still returns the best so far, with its fidelity counted directly.
+  const Behaviour sort = program_behaviour(*classic("sort_unique"), lang.default_domain());
+  SynthOptions tight;
+  tight.max_expressions = 500;
+  tight.threads = 2;
+  const SynthResult r = synthesize_rasp(sort, lang.default_domain(), tight);
+  ASSERT_TRUE(r.found);
+  EXPECT_TRUE(r.budget_spent);
+  EXPECT_EQ(r.agreeing, r.positions - disagreements(r.tokens, sort));
+}
+
+// A program whose selector compares two computed values (cost 3 to build from the primitives): its
+// compiled model's heads say which selector it is.
+const char* kComputedSelector = R"(from tracr.rasp import rasp
+v1 = rasp.Map(lambda x: x % 2, rasp.tokens)
+v2 = rasp.Map(lambda x: x > 1, rasp.indices)
+v3 = rasp.Select(v1, v2, rasp.Comparison.EQ)
+v4 = rasp.SelectorWidth(v3)
+program = v4
+)";
+
+TEST(Heads, ACompiledModelsHeadAttendsWhereItsSelectorSelects) {
+  // Independent references: the selector's own definition (reverse: query q selects key n - 1 - q), and
+  // counting (how many inputs of the domain hold a given pair of (position, token)s).
+  const Language& lang = language_by_name("rasp");
+  const InputDomain d = lang.default_domain();
+  const compile::Compiled c = compile::compile_program(rasp::parse(classic("reverse")->text()), d);
+  const HeadPatterns hp = read_heads(c.model, d.enumerate(100000), 2);
+  ASSERT_EQ(hp.heads.size(), static_cast<size_t>(c.model.arch.n_layers * c.model.arch.n_heads));
+  ASSERT_EQ(hp.count.size(), pattern_size(d));
+  const int64_t V = d.value_max - d.value_min + 1;
+  auto power = [](int64_t b, int e) { int64_t r = 1; while (e-- > 0) r *= b; return r; };
+  for (int n = d.len_min; n <= d.len_max; ++n)
+    for (int q = 0; q < n; ++q)
+      for (int k = 0; k < n; ++k)
+        for (int64_t tq = d.value_min; tq <= d.value_max; ++tq)
+          for (int64_t tk = d.value_min; tk <= d.value_max; ++tk) {
+            const int64_t expected = q == k ? (tq == tk ? power(V, n - 1) : 0) : power(V, n - 2);
+            ASSERT_EQ(hp.count[pattern_index(d, n, q, tq, k, tk)], expected) << n << " " << q << " " << k;
+          }
+  int reading = 0;  // heads whose every query attends most to the key the selector selects
+  for (const HeadPattern& h : hp.heads) {
+    bool all = true;
+    for (int n = d.len_min; n <= d.len_max && all; ++n)
+      for (int q = 0; q < n && all; ++q)
+        for (int64_t tq = d.value_min; tq <= d.value_max && all; ++tq) {
+          int best = -1;
+          double most = -1;
+          for (int k = 0; k < n; ++k) {
+            double mass = 0;  // expected attention on key position k: mean per token, weighted by occurrence
+            for (int64_t tk = d.value_min; tk <= d.value_max; ++tk) {
+              const size_t e = pattern_index(d, n, q, tq, k, tk);
+              mass += static_cast<double>(h.mean[e]) * hp.count[e];
+            }
+            if (mass > most) {
+              most = mass;
+              best = k;
+            }
+          }
+          all = best == n - 1 - q;
+        }
+    reading += all;
+  }
+  EXPECT_EQ(reading, 1) << "one head computes reverse's selector";
+}
+
+TEST(Synth, TheHeadsOfACompiledModelPointTheSearchAtItsSelector) {
+  // Within an expression budget that the search alone spends before it reaches the selector (cost 3), the
+  // heads put it at cost 1, and the program is found.
+  const Language& lang = language_by_name("rasp");
+  const InputDomain d = lang.default_domain();
+  const rasp::Program p = rasp::parse(kComputedSelector);
+  const compile::Compiled c = compile::compile_program(p, d);
+  const std::unique_ptr<Program> truth = lang.parse(kComputedSelector);
+  const Behaviour b = program_behaviour(*truth, d);
+  const HeadPatterns hp = read_heads(c.model, b.inputs);
+  SynthOptions o;
+  o.max_expressions = 400'000;
+  const SynthResult alone = synthesize_rasp(b, d, o);
+  o.heads = &hp;
+  const SynthResult read = synthesize_rasp(b, d, o);
+  ASSERT_TRUE(read.found);
+  EXPECT_EQ(disagreements(read.tokens, b), 0) << lang.detokenize(read.tokens)->text();
+  EXPECT_GT(disagreements(alone.tokens, b), 0) << "the search alone should not reach it in this budget:\n"
+                                               << lang.detokenize(alone.tokens)->text();
 }
 
 TEST(Synth, BadBudgetsAndInputsAreRefused) {

@@ -61,6 +61,8 @@ Command add_decompile_command(CLI::App& root) {
       ->check(CLI::Range(int64_t{0}, int64_t{1'000'000'000'000}));
   app->add_option("--search-memory", o->search_memory_mb, "synthesis: MB for the tables it keeps for reuse")
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
+  app->add_option_function<std::string>("--heads", [o](const std::string& v) { o->heads = v == "on"; }, "synthesis: read the model's attention heads, and put the selectors they point at first (on, the default; off: the search without them)")
+      ->check(CLI::IsMember({"on", "off"}));
   auto* beam = app->add_option("--beam", o->beam, "beam width of the one decoded program (1 = greedy)")->check(CLI::Range(1, 256));
   app->add_option("--candidates", o->candidates,
                   "propose this many programs (beam search and sampling), run each against the model, return the most faithful")
@@ -107,6 +109,8 @@ Command add_eval_command(CLI::App& root) {
       ->check(CLI::Range(int64_t{0}, int64_t{1'000'000'000'000}));
   app->add_option("--search-memory", o->e.search_memory_mb, "synthesis: MB for the tables it keeps for reuse")
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
+  app->add_option_function<std::string>("--heads", [o](const std::string& v) { o->e.heads = v == "on"; }, "synthesis: read the model's attention heads, and put the selectors they point at first (on, the default; off: the search without them)")
+      ->check(CLI::IsMember({"on", "off"}));
   app->add_option("--beam", o->e.beam, "beam width of the first method (1 = greedy)")->check(CLI::Range(1, 256));
   app->add_option("--candidates", o->e.candidates,
                   "also report the best of this many candidates by fidelity to the subject model (1 = not)")

@@ -28,6 +28,7 @@ struct DecompileOptions {
   double search_seconds = 8;  // synthesis budget: seconds
   int64_t search_expressions = 200'000'000;  // synthesis budget: expressions built and scored
   int64_t search_memory_mb = 1024;           // synthesis: memory for the tables it keeps
+  bool heads = true;          // synthesis: the selectors the model's attention heads point at join the search
   int beam = 1;               // 1 = greedy (with candidates = 1)
   int candidates = 1;         // K: beam search of width ceil(K/2) and sampling propose up to K programs
   bool all = false;           // print the ranked list, not only the best

@@ -105,6 +105,7 @@ int run_decompile(const DecompileOptions& o) {
   config.synth.max_seconds = o.search_seconds;
   config.synth.max_expressions = o.search_expressions;
   config.synth.memory_mb = o.search_memory_mb;
+  config.synth.threads = threads;
   config.synth.progress = [](const std::string& line) { std::cerr << line << "\n"; };
   // Propose: the mapper reads the weights once and decodes K programs (none without a mapper).
   std::vector<Candidate> candidates;
@@ -126,6 +127,12 @@ int run_decompile(const DecompileOptions& o) {
   }
   // Verify, then search: the model runs once on the verification inputs; everything is scored against that.
   const Behaviour behaviour = model_behaviour(subject, o.inputs, threads);
+  // The model's attention heads, read on the same inputs, point the synthesizer at selectors.
+  HeadPatterns heads;
+  if (config.search == SearchKind::Synth && o.heads) {
+    heads = read_heads(subject, behaviour.inputs, threads);
+    config.synth.heads = &heads;
+  }
   const DecompileResult result = decompile_behaviour(lang, behaviour, subject.domain, std::move(candidates), config);
   const std::vector<Candidate>& ranked = result.ranked;
   auto summary = [&](const Candidate& c) {

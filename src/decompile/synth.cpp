@@ -9,19 +9,26 @@
 #include "decompile/synth.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <set>
 #include <unordered_map>
 
 #include "core/error.h"
 #include "core/language.h"
 #include "core/rng.h"
+#include "decompile/heads.h"
 #include "rasp/functions.h"
 #include "rasp/rasp.h"
 
@@ -117,8 +124,11 @@ struct Table {
 
 class Synth {
  public:
-  Synth(const Behaviour& b, const InputDomain& domain, const SynthOptions& o)
-      : behaviour_(b), domain_(domain), o_(o), start_(Clock::now()) {
+  // `finished` (may be null): set by whichever search of several side by side matches its behaviour on
+  // every position; the others stop at their next budget check.
+  Synth(const Behaviour& b, const InputDomain& domain, const SynthOptions& o, std::atomic<bool>* finished = nullptr,
+        const Behaviour* whole = nullptr)
+      : behaviour_(b), domain_(domain), o_(o), start_(Clock::now()), finished_(finished), whole_(whole ? whole : &b) {
     layout();
     init_pool();
     init_target();
@@ -152,6 +162,7 @@ class Synth {
       report(cost, "kept");
       if (stop_) break;
       kept = complete_cost_ = cost;
+      if (cost == 1) add_head_selectors();
     }
     // Each phase of a round gets a share of the enumeration's time left, so that checking, inversion
     // and keeping one cost more all happen within any budget.
@@ -188,10 +199,16 @@ class Synth {
       before = checked_up_to;
       ++kept;
     }
-    if (best_agree_ < positions_ && expressions_ < o_.max_expressions) {
+    if (best_agree_ < positions_ && expressions_ < o_.max_expressions && !(finished_ && finished_->load())) {
       stop_ = false;
       deadline_ = o_.max_seconds;
       invert();
+    }
+    // Several searches side by side: the others stop once this one's best also matches every position of
+    // the whole behaviour (not only of this search's sample).
+    if (finished_ && best_agree_ == positions_ && !top_.empty()) {
+      const std::unique_ptr<Program> p = rasp::language().detokenize(rasp::tokenize(program_of(top_.front().def)));
+      if (count_disagreements(*p, *whole_) == 0) finished_->store(true);
     }
     if (o_.progress) {
       char b[200];
@@ -378,8 +395,152 @@ class Synth {
     if (key_index_.size() != before) std::sort(key_index_.begin(), key_index_.end());
   }
 
+  // Aggregate(S, V) solved for V, for a kept selector S of cost <= 2 and V local: the model's output at a
+  // query is the mean of V over the keys S selects (a categorical Aggregate is the case where they are
+  // all equal), so the output table T is linear in V's local table: T(p) = sum over selected keys k of
+  // V(triple(k)) / width(p). V is the least-squares solution over every position with a number out (a
+  // small ridge for the triples no selected key has), rounded to the nearest half, and looked up among the
+  // kept local s-ops by its values on the ten fullest triples; each hit is built and scored like any
+  // expression. This reaches Aggregates whose values cost 2 or more, and numerical means of any kept
+  // local s-op, at the price of a small linear solve per selector.
+  static constexpr int kMaxSolve = 256;  // local triples: larger domains are not solved for
+  // The kept local s-ops by their codes on `triples` (sorted hash, id), brought up to date; null past
+  // kMaxKeyIndexes distinct triple lists (memory).
+  static constexpr size_t kMaxKeyIndexes = 24;
+  const std::vector<std::pair<uint64_t, int>>* key_index_on(const std::vector<int>& triples) {
+    const uint64_t name = hash_span(triples.data(), triples.size(), 0x1d3);
+    auto it = key_indexes_.find(name);
+    if (it == key_indexes_.end()) {
+      if (key_indexes_.size() >= kMaxKeyIndexes) return nullptr;
+      it = key_indexes_.emplace(name, KeyIndex{}).first;
+    }
+    KeyIndex& ki = it->second;
+    const size_t before = ki.index.size();
+    uint16_t key[kKeyTriples];
+    for (; ki.upto < sops_.size(); ++ki.upto) {
+      const SopEntry& e = sops_[ki.upto];
+      if (!e.local) continue;
+      for (size_t j = 0; j < triples.size(); ++j) key[j] = data(e)[triples[j]];
+      ki.index.emplace_back(hash_span(key, triples.size(), 0x7e2), static_cast<int>(ki.upto));
+    }
+    if (ki.index.size() != before) std::sort(ki.index.begin(), ki.index.end());
+    return &ki.index;
+  }
+  uint16_t code_near(double v) const {
+    const double half = std::round(v * 2) / 2;
+    if (std::abs(v - half) > 0.2) return kRaise;  // not near a half: no kept s-op holds it
+    if (half == std::floor(half)) {
+      const auto it = int_map_.find(static_cast<uint64_t>(static_cast<int64_t>(half)));
+      return it == int_map_.end() ? kRaise : it->second;
+    }
+    uint64_t key;
+    std::memcpy(&key, &half, 8);
+    const auto it = float_map_.find(key);
+    return it == float_map_.end() ? kRaise : it->second;
+  }
+  void invert_aggregates() {
+    if (L_ > kMaxSolve || triple_order_.empty()) return;
+    index_key_triples();
+    const size_t L = static_cast<size_t>(L_);
+    std::vector<double> M(L * L), rhs(L), diag(L);
+    std::vector<int> nz;
+    Table t;
+    std::vector<int32_t> empty;
+    for (; agg_inverted_upto_ < sels_.size() && !stop_ && best_agree_ < positions_; ++agg_inverted_upto_) {
+      const int s = static_cast<int>(agg_inverted_upto_);
+      if (sels_[static_cast<size_t>(s)].cost > 2) continue;
+      if (!spend()) return;
+      load_rows(s);
+      std::fill(M.begin(), M.end(), 0.0);
+      std::fill(rhs.begin(), rhs.end(), 0.0);
+      for (size_t i = 0; i < in_start_.size(); ++i) {
+        const int64_t st = in_start_[i];
+        const int n = in_len_[i];
+        for (int q = 0; q < n; ++q) {
+          const size_t p = static_cast<size_t>(st + q);
+          const uint64_t r = rows_[p];
+          const double tv = target_num_[p];
+          if (r == 0 || std::isnan(tv)) continue;
+          nz.clear();
+          for (uint64_t m = r; m; m &= m - 1) nz.push_back(local_of_[static_cast<size_t>(st + __builtin_ctzll(m))]);
+          const double inv = 1.0 / static_cast<double>(nz.size());
+          for (int a : nz) {
+            rhs[static_cast<size_t>(a)] += inv * tv;
+            for (int b : nz) M[static_cast<size_t>(a) * L + static_cast<size_t>(b)] += inv * inv;
+          }
+        }
+      }
+      for (size_t a = 0; a < L; ++a) {
+        diag[a] = M[a * L + a];
+        M[a * L + a] += 1e-6 * (1 + diag[a]);
+      }
+      // Cholesky, in place (the lower triangle), then the two triangular solves.
+      bool ok = true;
+      for (size_t j = 0; j < L && ok; ++j) {
+        double d = M[j * L + j];
+        for (size_t k = 0; k < j; ++k) d -= M[j * L + k] * M[j * L + k];
+        if (d <= 0) ok = false;
+        else M[j * L + j] = std::sqrt(d);
+        for (size_t i = j + 1; i < L && ok; ++i) {
+          double x = M[i * L + j];
+          for (size_t k = 0; k < j; ++k) x -= M[i * L + k] * M[j * L + k];
+          M[i * L + j] = x / M[j * L + j];
+        }
+      }
+      if (!ok) continue;
+      for (size_t i = 0; i < L; ++i) {
+        double x = rhs[i];
+        for (size_t k = 0; k < i; ++k) x -= M[i * L + k] * rhs[k];
+        rhs[i] = x / M[i * L + i];
+      }
+      for (size_t i = L; i-- > 0;) {
+        double x = rhs[i];
+        for (size_t k = i + 1; k < L; ++k) x -= M[k * L + i] * rhs[k];
+        rhs[i] = x / M[i * L + i];
+      }
+      // The lookup reads V on the fullest triples that some selected key has: V elsewhere never reaches
+      // the output, so any kept s-op equal there will do.
+      std::vector<int> triples;
+      for (int l : triple_order_) {
+        if (diag[static_cast<size_t>(l)] > 0) triples.push_back(l);
+        if (static_cast<int>(triples.size()) == kKeyTriples) break;
+      }
+      if (triples.size() < 3) continue;
+      const std::vector<std::pair<uint64_t, int>>* index = key_index_on(triples);
+      if (!index) continue;
+      uint16_t key[kKeyTriples];
+      bool known = true;
+      for (size_t j = 0; j < triples.size() && known; ++j) {
+        key[j] = code_near(rhs[static_cast<size_t>(triples[j])]);
+        known = key[j] != kRaise;
+      }
+      if (!known) continue;
+      const uint64_t h = hash_span(key, triples.size(), 0x7e2);
+      for (auto it = std::lower_bound(index->begin(), index->end(), std::make_pair(h, INT_MIN));
+           it != index->end() && it->first == h && !stop_; ++it) {
+        if (!spend()) return;
+        const SopEntry& Ve = sops_[static_cast<size_t>(it->second)];
+        if (Ve.has_none) continue;
+        if (!build_mixing(s, &Ve, t, &empty)) continue;
+        ++inverted_found_;
+        Def d;
+        d.op = Op::Aggregate;
+        d.a = s;
+        d.b = it->second;
+        const int size = 1 + sels_[static_cast<size_t>(s)].size + Ve.size;
+        const int64_t agree = score(t);
+        offer(agree, size, d);
+        if (!empty.empty()) other_defaults(d, 0, size, t, agree, empty, false);
+      }
+    }
+  }
+
   void invert() {
+    phase("invert select");
     invert_selects();
+    phase("invert aggregate");
+    invert_aggregates();
+    phase("invert linear");
     if (band_pos_.empty() || indexed_ < sops_.size()) index_bands();
     const size_t upto = sops_.size();
     Table t;
@@ -593,6 +754,10 @@ class Synth {
       return false;
     }
     if ((expressions_ & 255) == 0) {
+      if (finished_ && finished_->load(std::memory_order_relaxed)) {  // another search matched everywhere
+        stop_ = true;
+        return false;
+      }
       const double s = elapsed();
       if (s >= deadline_) {
         stop_ = budget_spent_ = true;
@@ -1457,6 +1622,192 @@ class Synth {
     }
     }
 
+  // ---- head reading -------------------------------------------------------------------------------
+  // Selectors the model's attention heads point at join the bank at cost 1, like a guide's statements.
+  // Every Select(K, Q, cmp) with K and Q local s-ops of cost <= 1 (see the pairs below) is compared with
+  // each head's mean attention (heads.h): per query (n, q, tq), the correlation between the head's mean
+  // attention over the keys (k, tk) and the selector's row (1 on the selected keys, 0 elsewhere), averaged
+  // over the queries weighted by how often they occur. Queries where the selector selects no key say
+  // nothing about it (a head must attend somewhere) and are skipped; where it selects every key, it counts
+  // 0; a selector that selects nothing on half the queries is not read. The best `head_selectors` selectors of each head, distinct in what
+  // they select and correlating at least kMinHeadScore, are kept.
+  static constexpr double kMinHeadScore = 0.5;
+  void add_head_selectors() {
+    if (!o_.heads || o_.heads->empty() || o_.head_selectors <= 0) return;
+    const HeadPatterns& hp = *o_.heads;
+    if (hp.domain.value_min != domain_.value_min || hp.domain.value_max != domain_.value_max ||
+        hp.domain.len_min != domain_.len_min || hp.domain.len_max != domain_.len_max || hp.count.size() != pattern_size(domain_))
+      return;
+    phase("heads");
+    const size_t H = hp.heads.size();
+    struct Row {
+      int lq;        // the query's local index
+      double w;      // how often the query occurs
+      size_t first, end;  // its keys in ent_lk / att
+    };
+    std::vector<Row> rows;
+    std::vector<int> ent_lk;
+    std::vector<float> att;  // (entry, head)
+    std::vector<double> norm, mean_a;  // (row, head): the spread and mean of the head's attention over the keys
+    double total_w = 0;
+    for (int n = domain_.len_min; n <= domain_.len_max; ++n)
+      for (int q = 0; q < n; ++q)
+        for (int64_t tq = domain_.value_min; tq <= domain_.value_max; ++tq) {
+          const size_t self = pattern_index(domain_, n, q, tq, q, tq);
+          if (hp.count[self] == 0) continue;
+          Row r{lidx(tq, q, n), static_cast<double>(hp.count[self]), ent_lk.size(), 0};
+          for (int k = 0; k < n; ++k)
+            for (int64_t tk = domain_.value_min; tk <= domain_.value_max; ++tk) {
+              const size_t e = pattern_index(domain_, n, q, tq, k, tk);
+              if (hp.count[e] == 0) continue;
+              ent_lk.push_back(lidx(tk, k, n));
+              for (size_t h = 0; h < H; ++h) att.push_back(hp.heads[h].mean[e]);
+            }
+          r.end = ent_lk.size();
+          // Per head, the row's mean attention and its spread, for the correlation below.
+          const double N = static_cast<double>(r.end - r.first);
+          for (size_t h = 0; h < H; ++h) {
+            double s1 = 0, s2 = 0;
+            for (size_t j = r.first; j < r.end; ++j) {
+              s1 += att[j * H + h];
+              s2 += static_cast<double>(att[j * H + h]) * att[j * H + h];
+            }
+            mean_a.push_back(s1 / N);
+            norm.push_back(std::sqrt(std::max(0.0, s2 / N - (s1 / N) * (s1 / N))));
+          }
+          total_w += r.w;
+          rows.push_back(r);
+        }
+    if (rows.empty()) return;
+    // Candidate keys and queries: local, never None, cost <= 1. Both sides from the primitives and their
+    // Maps ("simple"), or one a primitive and the other any local s-op of cost 1 (a SequenceMap of two
+    // primitives too).
+    std::vector<int> simple, wide;
+    for (int c = 0; c <= 1 && c < static_cast<int>(by_cost_.size()); ++c)
+      for (int id : by_cost_[static_cast<size_t>(c)]) {
+        const SopEntry& e = sops_[static_cast<size_t>(id)];
+        if (!e.local || e.has_none) continue;
+        wide.push_back(id);
+        if (e.prim != 0 || c == 0 || (e.def.op == Op::Map && sops_[static_cast<size_t>(e.def.a)].prim != 0)) simple.push_back(id);
+      }
+    std::vector<std::pair<int, int>> pairs;
+    for (int K : simple)
+      for (int Q : simple) pairs.emplace_back(K, Q);
+    for (int P : by_cost_[0])
+      for (int X : wide) {
+        if (std::find(simple.begin(), simple.end(), X) != simple.end()) continue;
+        pairs.emplace_back(P, X);
+        pairs.emplace_back(X, P);
+      }
+    struct Pick {
+      double score;
+      uint64_t hash;
+      Def def;
+    };
+    std::vector<std::vector<Pick>> best(H);
+    std::vector<double> acc(H), dot(H);
+    std::vector<double> kd(static_cast<size_t>(L_)), qd(static_cast<size_t>(L_));
+    auto consider = [&](int K, int Q, Comparison cmp) {
+      const uint16_t* kv = data(sops_[static_cast<size_t>(K)]);
+      const uint16_t* qv = data(sops_[static_cast<size_t>(Q)]);
+      for (int l = 0; l < L_; ++l) {
+        kd[static_cast<size_t>(l)] = num_[kv[l]];
+        qd[static_cast<size_t>(l)] = num_[qv[l]];
+      }
+      std::fill(acc.begin(), acc.end(), 0.0);
+      double covered = 0;
+      uint64_t hash = 0x5e1ec7;
+      with_comparison(cmp, [&](auto f) {
+        for (const Row& r : rows) {
+          const double qq = qd[static_cast<size_t>(r.lq)];
+          std::fill(dot.begin(), dot.end(), 0.0);
+          int m = 0;
+          for (size_t j = r.first; j < r.end; ++j) {
+            const bool sel = f(kd[static_cast<size_t>(ent_lk[j])], qq);
+            hash = (hash ^ static_cast<uint64_t>(sel)) * 0x100000001B3ULL;
+            if (!sel) continue;
+            ++m;
+            for (size_t h = 0; h < H; ++h) dot[h] += att[j * H + h];
+          }
+          const double N = static_cast<double>(r.end - r.first);
+          if (m == 0) continue;  // selects no key: the head must attend somewhere, says nothing here
+          covered += r.w;
+          if (m == static_cast<int>(N)) continue;  // every key: no correlation to speak of (counts 0)
+          const double f = m / N, sd_s = std::sqrt(f * (1 - f));
+          const size_t ri = static_cast<size_t>(&r - rows.data());
+          for (size_t h = 0; h < H; ++h) {
+            const double sd_a = norm[ri * H + h];
+            if (sd_a > 0) acc[h] += r.w * (dot[h] / N - f * mean_a[ri * H + h]) / (sd_s * sd_a);
+          }
+        }
+      });
+      if (covered < 0.5 * total_w) return;
+      Def d;
+      d.op = Op::Select;
+      d.a = K;
+      d.b = Q;
+      d.cmp = cmp;
+      for (size_t h = 0; h < H; ++h) {
+        const double score = acc[h] / covered;
+        if (score < kMinHeadScore) continue;
+        auto& b = best[h];
+        bool dup = false;
+        for (Pick& p : b)
+          if (p.hash == hash) {
+            dup = true;
+            // The same selection: keep the smaller definition.
+            const auto size_of = [&](const Def& x) { return sops_[static_cast<size_t>(x.a)].size + sops_[static_cast<size_t>(x.b)].size; };
+            if (size_of(d) < size_of(p.def)) p.def = d;
+          }
+        if (dup) continue;
+        if (b.size() == static_cast<size_t>(o_.head_selectors) && score <= b.back().score) continue;
+        b.push_back({score, hash, d});
+        std::stable_sort(b.begin(), b.end(), [](const Pick& x, const Pick& y) { return x.score > y.score; });
+        if (b.size() > static_cast<size_t>(o_.head_selectors)) b.pop_back();
+      }
+    };
+    int64_t tried = 0;
+    for (const auto& [K, Q] : pairs) {
+      for (Comparison cmp : kOrderings) {
+        if (!spend()) break;
+        ++tried;
+        consider(K, Q, cmp);
+      }
+      if (stop_) break;
+    }
+    int added = 0;
+    for (size_t h = 0; h < H; ++h)
+      for (const Pick& p : best[h]) {
+        const int size = 1 + sops_[static_cast<size_t>(p.def.a)].size + sops_[static_cast<size_t>(p.def.b)].size;
+        const size_t before = sels_.size();
+        const int id = consider_sel(p.def, 1, size);
+        if (sels_.size() > before) ++added;
+        head_sels_.push_back(id);
+        if (o_.progress && std::getenv("MM_DEBUG_HEADS")) {
+          Def a;
+          a.op = Op::SelectorWidth;
+          a.a = id;
+          std::string t;
+          for (const auto& w : rasp::tokenize(program_of(a))) t += w + " ";
+          char x[64];
+          std::snprintf(x, sizeof x, "head %zu score %.3f: ", h, p.score);
+          o_.progress(x + t);
+        }
+      }
+    if (o_.progress) {
+      char b[240];
+      std::snprintf(b, sizeof b, "synthesis: read %zu heads against %lld selectors (%zu key/query pairs) at %.2f s: %d new selectors kept, best scores",
+                    H, static_cast<long long>(tried), pairs.size(), elapsed(), added);
+      std::string line = b;
+      for (size_t h = 0; h < H; ++h) {
+        char x[32];
+        std::snprintf(x, sizeof x, " %.2f", best[h].empty() ? 0.0 : best[h][0].score);
+        line += x;
+      }
+      o_.progress(line);
+    }
+  }
+
   // ---- guides -------------------------------------------------------------------------------------
   // A guide's statements join the bank at cost 1 (building blocks the search combines first); its
   // output is scored like any expression.
@@ -1647,6 +1998,12 @@ class Synth {
   std::vector<int> key_triples_;
   std::vector<std::pair<uint64_t, int>> key_index_;
   size_t key_indexed_ = 0;
+  size_t agg_inverted_upto_ = 0;
+  struct KeyIndex {
+    size_t upto = 0;
+    std::vector<std::pair<uint64_t, int>> index;
+  };
+  std::unordered_map<uint64_t, KeyIndex> key_indexes_;  // by the triple list they read  // selectors solved for their Aggregate's values so far
 
   // bank
   std::vector<SopEntry> sops_;
@@ -1686,19 +2043,20 @@ class Synth {
   size_t indexed_ = 0, inverted_upto_ = 0;
   int64_t inverted_found_ = 0;
   std::vector<double> target_num_;  // the model's output per position, as a number (NaN: None)
+  std::atomic<bool>* finished_ = nullptr;
+  const Behaviour* whole_ = nullptr;  // every verification input (behaviour_ is this search's sample of them)
+  std::vector<int> head_sels_;  // the selectors the heads pointed at
 };
 
 
-// The inputs the search builds its tables on: per length, the first kSearchPerLength of the
-// behaviour's (shuffled) order — every input of the short lengths, a fixed sample of the long ones.
-constexpr size_t kSearchPerLength = 512;
-
-Behaviour search_subset(const Behaviour& b) {
+// The inputs a search builds its tables on: per length, the first `per_length` of the behaviour's
+// (shuffled) order — every input of the short lengths, a fixed sample of the long ones.
+Behaviour search_subset(const Behaviour& b, size_t per_length) {
   Behaviour s;
   s.whole_domain = false;
   std::map<size_t, size_t> taken;
   for (size_t i = 0; i < b.inputs.size(); ++i) {
-    if (taken[b.inputs[i].size()]++ >= kSearchPerLength) continue;
+    if (taken[b.inputs[i].size()]++ >= per_length) continue;
     s.inputs.push_back(b.inputs[i]);
     s.outputs.push_back(b.outputs[i]);
   }
@@ -1711,15 +2069,56 @@ SynthResult synthesize_rasp(const Behaviour& behaviour, const InputDomain& domai
   if (options.max_seconds <= 0) throw Error("the search budget in seconds must be above 0");
   if (options.max_expressions <= 0) throw Error("the search budget in expressions must be at least 1");
   if (options.memory_mb <= 0) throw Error("the search memory must be at least 1 MB");
+  if (options.threads < 1) throw Error("the synthesizer needs at least 1 thread");
+  if (options.search_per_length < 1) throw Error("the search needs at least 1 input per length");
   if (behaviour.inputs.empty()) throw Error("the synthesizer needs at least one verification input");
   if (behaviour.outputs.size() != behaviour.inputs.size()) throw Error("the behaviour has no output for some input");
   domain.validate();
-  const Behaviour subset = search_subset(behaviour);
-  Synth s(subset, domain, options);
-  s.run();
+  // One search per thread, side by side, each on its own sample of the inputs: the first on
+  // `search_per_length` inputs per length, each further one on a sixteenth of the previous one's (cheaper
+  // tables for what Aggregate and SelectorWidth compute, so it reaches further in the same time; what it
+  // finds is re-scored on every input below like the rest). Their best programs are pooled.
+  const int searches = std::min(options.threads, 3);
+  std::vector<Behaviour> subsets;
+  for (int k = 0; k < searches; ++k)
+    subsets.push_back(search_subset(behaviour, std::max<size_t>(16, options.search_per_length >> (4 * k))));
+  std::mutex progress_mutex;
+  std::vector<SynthOptions> opts(static_cast<size_t>(searches), options);
+  for (int k = 0; k < searches && options.progress; ++k)
+    opts[static_cast<size_t>(k)].progress = [&, k](const std::string& line) {
+      std::lock_guard<std::mutex> lock(progress_mutex);
+      options.progress(searches == 1 ? line : "[search " + std::to_string(k + 1) + "] " + line);
+    };
+  std::vector<std::unique_ptr<Synth>> synths(static_cast<size_t>(searches));
+  std::atomic<bool> finished{false};
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(searches));
+  auto run_one = [&](int k) {
+    try {
+      synths[static_cast<size_t>(k)] =
+          std::make_unique<Synth>(subsets[static_cast<size_t>(k)], domain, opts[static_cast<size_t>(k)], searches > 1 ? &finished : nullptr, &behaviour);
+      synths[static_cast<size_t>(k)]->run();
+    } catch (...) {
+      errors[static_cast<size_t>(k)] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int k = 1; k < searches; ++k) pool.emplace_back(run_one, k);
+  run_one(0);
+  for (auto& t : pool) t.join();
+  for (const auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  SynthResult r = synths[0]->stats();
+  for (int k = 1; k < searches; ++k) {
+    const SynthResult o = synths[static_cast<size_t>(k)]->stats();
+    r.expressions += o.expressions;
+    r.kept += o.kept;
+    r.complete_cost = std::max(r.complete_cost, o.complete_cost);
+    r.budget_spent = r.budget_spent && o.budget_spent;
+    r.memory_full = r.memory_full || o.memory_full;
+  }
+  r.searches = searches;
   // The best programs on the subset, re-scored on every verification input: the most faithful there wins,
   // then the smaller, then the likelier under the mapper.
-  SynthResult r = s.stats();
   r.positions = behaviour.positions();
   struct Scored {
     std::vector<std::string> tokens;
@@ -1730,7 +2129,10 @@ SynthResult synthesize_rasp(const Behaviour& behaviour, const InputDomain& domai
   };
   std::vector<Scored> scored;
   std::set<std::vector<std::string>> seen;
-  for (const auto& f : s.found()) {
+  std::vector<Synth::Found> pooled;
+  for (const auto& sy : synths)
+    for (auto& f : sy->found()) pooled.push_back(std::move(f));
+  for (const auto& f : pooled) {
     std::vector<std::string> tokens = rasp::tokenize(f.program);
     if (!seen.insert(tokens).second) continue;
     const std::unique_ptr<Program> p = rasp::language().detokenize(tokens);
@@ -1738,7 +2140,7 @@ SynthResult synthesize_rasp(const Behaviour& behaviour, const InputDomain& domai
     scored.push_back({std::move(tokens), r.positions - wrong, static_cast<int>(f.program.statements.size()), 0, f.guide});
   }
   if (scored.empty()) {
-    r.seconds = s.elapsed_seconds();
+    r.seconds = synths[0]->elapsed_seconds();
     return r;
   }
   const double penalty = options.size_penalty * static_cast<double>(r.positions);
@@ -1762,7 +2164,7 @@ SynthResult synthesize_rasp(const Behaviour& behaviour, const InputDomain& domai
   r.agreeing = scored[pick].agree;
   r.size = scored[pick].size;
   r.from = scored[pick].guide ? "guide" : "search";
-  r.seconds = s.elapsed_seconds();
+  r.seconds = synths[0]->elapsed_seconds();
   return r;
 }
 

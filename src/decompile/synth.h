@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "decompile/heads.h"
 #include "decompile/verify.h"
 
 namespace mm {
@@ -26,7 +27,13 @@ namespace mm {
 struct SynthOptions {
   double max_seconds = 8;                // wall-clock budget
   int64_t max_expressions = 200'000'000;  // expressions built and scored, duplicates included
-  int64_t memory_mb = 1024;              // tables kept for reuse; past it, expressions are scored but not kept
+  int64_t memory_mb = 1024;              // tables kept for reuse, per search; past it, expressions are scored but not kept
+  // Searches run side by side (at most 3): the first builds its tables on `search_per_length` inputs of
+  // each length, each further one on a sixteenth of the previous one's (at least 16), so it reaches larger
+  // programs in the same time; their best programs are pooled and re-scored on every verification input.
+  // When one search's best agrees with every verification input, the others stop.
+  int threads = 1;
+  size_t search_per_length = 512;
   // What one more operation must buy, as a share of the positions: a larger program wins only where it
   // agrees with the model on that many more positions per extra operation. 0 (the default): the most
   // faithful program wins, the smallest among equals. A price on size keeps the search from copying a
@@ -39,6 +46,10 @@ struct SynthOptions {
   // The mapper's log-probability of a program's tokens, to break ties between programs of equal agreement
   // and size (may be empty: then the first found wins).
   std::function<double(const std::vector<std::string>&)> logprob;
+  // The subject's attention heads (read_heads; may be null): the selectors they point at join the search
+  // as cost-1 building blocks, up to `head_selectors` per head.
+  const HeadPatterns* heads = nullptr;
+  int head_selectors = 3;
   std::function<void(const std::string&)> progress;  // a line now and then on long searches (may be empty)
 };
 
@@ -50,10 +61,11 @@ struct SynthResult {
   int size = 0;                     // operations (statements) of the program found
   int64_t expressions = 0;          // expressions built and scored
   int64_t kept = 0;                 // distinct s-ops and selectors kept
-  int complete_cost = 0;            // every expression up to this cost was tried
+  int complete_cost = 0;            // every expression up to this cost was tried (by one of the searches)
+  int searches = 1;                 // searches run side by side
   bool budget_spent = false;        // stopped by the budget (seconds or expressions), not by a perfect match
   bool memory_full = false;         // the table memory ran out: later expressions were scored, not kept
-  double seconds = 0;
+  double seconds = 0;               // wall clock
   std::string from;                 // "search", or "guide" when the program is a guide's own output
 };
 

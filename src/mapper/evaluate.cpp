@@ -38,7 +38,7 @@ struct Answers {
   int64_t repair_edits = 0;
 };
 
-DecompileConfig pipeline_config(const EvalOptions& o, SearchKind search, int threads) {
+DecompileConfig pipeline_config(const EvalOptions& o, SearchKind search, int threads, const HeadPatterns* heads = nullptr) {
   DecompileConfig c;
   c.search = search;
   c.threads = threads;
@@ -47,13 +47,15 @@ DecompileConfig pipeline_config(const EvalOptions& o, SearchKind search, int thr
   c.synth.max_seconds = o.search_seconds;
   c.synth.max_expressions = o.search_expressions;
   c.synth.memory_mb = o.search_memory_mb;
+  c.synth.threads = threads;
+  c.synth.heads = heads;
   return c;
 }
 
 // Methods after greedy, from one verification of the proposals (the decompile pipeline): best of K (the
 // proposals verified), then repair and synthesis, each a search from that ranking.
 Answers answer(Mapper& mapper, const SubjectModel& subject, const EvalOptions& o, const Behaviour* behaviour,
-               double behaviour_seconds, int threads, torch::Device device) {
+               const HeadPatterns* heads, double behaviour_seconds, int threads, torch::Device device) {
   const Language& lang = language_by_name(mapper->config().language);
   Answers a;
   auto t = Clock::now();
@@ -91,7 +93,7 @@ Answers answer(Mapper& mapper, const SubjectModel& subject, const EvalOptions& o
     }
   }
   if (o.synth) {
-    DecompileConfig c = pipeline_config(o, SearchKind::Synth, threads);
+    DecompileConfig c = pipeline_config(o, SearchKind::Synth, threads, heads);
     c.synth.logprob = [&](const std::vector<std::string>& tokens) { return program_logprob(mapper, memory, tokens); };
     const DecompileResult r = search_ranked(lang, *behaviour, subject.domain, verified, c);
     a.tokens.push_back(first(r.ranked));
@@ -133,7 +135,7 @@ nlohmann::json record_options(const EvalOptions& o) {
           {"repair_edits", o.repair_edits}, {"repair_seconds", o.repair_seconds},
           {"repair_structural", o.repair_structural == 1}, {"inputs", o.inputs}, {"seed", o.seed},
           {"synth", o.synth}, {"search_seconds", o.search_seconds}, {"search_expressions", o.search_expressions},
-          {"search_memory_mb", o.search_memory_mb}};
+          {"search_memory_mb", o.search_memory_mb}, {"heads", o.heads}};
 }
 
 // The views file: a header line {"modelmap_eval_views": 1, "options": {...}}, then one record per line,
@@ -312,10 +314,13 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
     parallel_for(inputs.size(), threads, [&](size_t i) { predicted[i] = subject_predict(subject, inputs[i]); });
     // The model's behaviour on the verification inputs: run once, shared by every candidate of both mappers.
     std::unique_ptr<Behaviour> behaviour;
+    HeadPatterns heads;
     double behaviour_seconds = 0;
     if (o.candidates > 1 || o.synth) {
       const auto t = Clock::now();
       behaviour = std::make_unique<Behaviour>(model_behaviour(subject, o.inputs, threads));
+      // The attention heads, read on the same inputs, for synthesis (counted with the behaviour).
+      if (o.synth && o.heads) heads = read_heads(subject, behaviour->inputs, threads);
       behaviour_seconds = since(t);
     }
     auto score = [&](const std::vector<std::string>& tokens) {
@@ -324,7 +329,7 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
     nlohmann::json record = {{"view", e.view_id}, {"methods", nlohmann::json::array()}, {"repair_edits", 0}};
     for (size_t k = 0; k < r.methods.size(); ++k) record["methods"].push_back(nlohmann::json::object());
     if (mapper) {
-      const Answers m = answer(mapper, subject, o, behaviour.get(), behaviour_seconds, threads, device);
+      const Answers m = answer(mapper, subject, o, behaviour.get(), &heads, behaviour_seconds, threads, device);
       for (size_t k = 0; k < m.tokens.size(); ++k) {
         record["methods"][k]["mapper"] = score(m.tokens[k]);
         record["methods"][k]["seconds"] = m.seconds[k];
@@ -332,14 +337,14 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
       record["repair_edits"] = m.repair_edits;
     }
     if (floor) {
-      const Answers f = answer(floor, subject, o, behaviour.get(), behaviour_seconds, threads, device);
+      const Answers f = answer(floor, subject, o, behaviour.get(), &heads, behaviour_seconds, threads, device);
       for (size_t k = 0; k < f.tokens.size(); ++k) {
         record["methods"][k]["floor"] = score(f.tokens[k]);
         record["methods"][k]["floor_seconds"] = f.seconds[k];
       }
     }
     if (o.synth) {  // the search alone: no proposals
-      const DecompileResult a = decompile_behaviour(lang, *behaviour, subject.domain, {}, pipeline_config(o, SearchKind::Synth, threads));
+      const DecompileResult a = decompile_behaviour(lang, *behaviour, subject.domain, {}, pipeline_config(o, SearchKind::Synth, threads, &heads));
       auto& m = record["methods"][r.methods.size() - 1];
       m["alone"] = score(a.ranked.empty() ? std::vector<std::string>{} : a.ranked[0].tokens);
       m["alone_seconds"] = behaviour_seconds + a.verify_seconds + a.search_seconds;

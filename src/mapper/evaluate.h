@@ -32,6 +32,7 @@ struct EvalOptions {
   double search_seconds = 8;  // synthesis budget per view and per guide (mapper, floor, alone)
   int64_t search_expressions = 200'000'000;
   int64_t search_memory_mb = 1024;
+  bool heads = true;          // synthesis: the selectors the model's attention heads point at join the search
   uint64_t inputs = 10000;    // verification inputs: the domain, or a fixed sample of this many
   uint64_t seed = 1;          // sampling of candidates
   int limit = 0;              // score at most this many test views (0 = all)

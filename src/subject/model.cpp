@@ -133,8 +133,10 @@ SubjectModel subject_from_safetensors(const SafeTensors& st, const std::string& 
 namespace {
 
 // One head's unmasked softmax attention for every query row of qkv (rows, 3 * width-of-all-heads): the
-// output columns [head * dh, (head + 1) * dh) of att (rows, H * dh).
-void attend(const std::vector<float>& qkv, int rows, int H, int dh, int head, float scale, std::vector<float>& att) {
+// output columns [head * dh, (head + 1) * dh) of att (rows, H * dh); the probabilities (rows, rows) into
+// `probs` where it is not null.
+void attend(const std::vector<float>& qkv, int rows, int H, int dh, int head, float scale, std::vector<float>& att,
+            float* probs = nullptr) {
   const int w = H * dh;
   std::vector<float> s(static_cast<size_t>(rows));
   for (int q = 0; q < rows; ++q) {
@@ -148,6 +150,8 @@ void attend(const std::vector<float>& qkv, int rows, int H, int dh, int head, fl
     }
     float z = 0;
     for (int k = 0; k < rows; ++k) z += (s[static_cast<size_t>(k)] = std::exp(s[static_cast<size_t>(k)] - mx));
+    if (probs)
+      for (int k = 0; k < rows; ++k) probs[static_cast<size_t>(q) * rows + k] = s[static_cast<size_t>(k)] / z;
     for (int i = 0; i < dh; ++i) {
       float acc = 0;
       for (int k = 0; k < rows; ++k) acc += s[static_cast<size_t>(k)] * qkv[static_cast<size_t>(k) * 3 * w + 2 * w + head * dh + i];
@@ -156,9 +160,10 @@ void attend(const std::vector<float>& qkv, int rows, int H, int dh, int head, fl
   }
 }
 
-}  // namespace
 
-std::vector<float> subject_residual(const SubjectModel& m, std::span<const int64_t> input) {
+// A compiled model's residual stream (BOS dropped); each head's attention (rows with BOS) into `attn`
+// where it is not null: (layers, heads, n + 1, n + 1).
+std::vector<float> compiled_forward(const SubjectModel& m, std::span<const int64_t> input, std::vector<float>* attn) {
   const SubjectArch& a = m.arch;
   if (!a.compiled()) throw Error("subject_residual reads compiled models only");
   const std::vector<int64_t> ids = m.encode(input);
@@ -168,6 +173,7 @@ std::vector<float> subject_residual(const SubjectModel& m, std::span<const int64
   const Tensor& pos = weight(m, "embed.positions");
   const Tensor& bos = weight(m, "embed.bos");
   std::vector<float> x(static_cast<size_t>(rows) * d), qkv, att(static_cast<size_t>(rows) * H * dh), y, f;  // row 0: BOS
+  if (attn) attn->assign(static_cast<size_t>(a.n_layers) * H * rows * rows, 0.0f);
   for (int i = 0; i < d; ++i) x[static_cast<size_t>(i)] = bos.data[static_cast<size_t>(i)];
   for (int r = 0; r < n; ++r)
     for (int i = 0; i < d; ++i)
@@ -176,7 +182,9 @@ std::vector<float> subject_residual(const SubjectModel& m, std::span<const int64
   for (int l = 0; l < a.n_layers; ++l) {
     const std::string p = "blocks." + std::to_string(l) + ".";
     linear(x, rows, d, weight(m, p + "attn.qkv.weight"), weight(m, p + "attn.qkv.bias"), qkv);  // (rows, 3 H dh)
-    for (int head = 0; head < H; ++head) attend(qkv, rows, H, dh, head, 1.0f, att);
+    for (int head = 0; head < H; ++head)
+      attend(qkv, rows, H, dh, head, 1.0f, att,
+             attn ? attn->data() + (static_cast<size_t>(l) * H + head) * rows * rows : nullptr);
     linear(att, rows, H * dh, weight(m, p + "attn.out.weight"), weight(m, p + "attn.out.bias"), y);
     for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
     linear(x, rows, d, weight(m, p + "mlp.fc.weight"), weight(m, p + "mlp.fc.bias"), f);  // (rows, f)
@@ -188,20 +196,16 @@ std::vector<float> subject_residual(const SubjectModel& m, std::span<const int64
   return x;
 }
 
-std::vector<float> subject_logits(const SubjectModel& m, std::span<const int64_t> input) {
+// A trained model's logits; each head's attention into `attn` where it is not null: (layers, heads, n, n).
+std::vector<float> trained_forward(const SubjectModel& m, std::span<const int64_t> input, std::vector<float>* attn) {
   const SubjectArch& a = m.arch;
-  if (a.compiled()) {
-    const std::vector<float> x = subject_residual(m, input);
-    std::vector<float> logits;
-    linear(x, static_cast<int>(input.size()), a.d_model, weight(m, "head.weight"), weight(m, "head.bias"), logits);
-    return logits;
-  }
   const std::vector<int64_t> ids = m.encode(input);
   const int n = static_cast<int>(ids.size()), d = a.d_model, h = a.n_heads, dh = a.d_head();
   if (n > a.max_len) throw Error("input longer than the model's " + std::to_string(a.max_len) + " positions");
   const Tensor& tok = weight(m, "embed.tokens");
   const Tensor& pos = weight(m, "embed.positions");
   std::vector<float> x(static_cast<size_t>(n) * d), t, qkv, att(static_cast<size_t>(n) * d), y, f;
+  if (attn) attn->assign(static_cast<size_t>(a.n_layers) * h * n * n, 0.0f);
   for (int r = 0; r < n; ++r)
     for (int i = 0; i < d; ++i)
       x[static_cast<size_t>(r) * d + i] = tok.data[static_cast<size_t>(ids[static_cast<size_t>(r)]) * d + i] +
@@ -211,7 +215,8 @@ std::vector<float> subject_logits(const SubjectModel& m, std::span<const int64_t
     const std::string p = "blocks." + std::to_string(l) + ".";
     layer_norm(x, n, d, weight(m, p + "ln1.weight"), weight(m, p + "ln1.bias"), t);
     linear(t, n, d, weight(m, p + "attn.qkv.weight"), weight(m, p + "attn.qkv.bias"), qkv);  // (n, 3d)
-    for (int head = 0; head < h; ++head) attend(qkv, n, h, dh, head, scale, att);
+    for (int head = 0; head < h; ++head)
+      attend(qkv, n, h, dh, head, scale, att, attn ? attn->data() + (static_cast<size_t>(l) * h + head) * n * n : nullptr);
     linear(att, n, d, weight(m, p + "attn.out.weight"), weight(m, p + "attn.out.bias"), y);
     for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
     layer_norm(x, n, d, weight(m, p + "ln2.weight"), weight(m, p + "ln2.bias"), t);
@@ -224,6 +229,39 @@ std::vector<float> subject_logits(const SubjectModel& m, std::span<const int64_t
   std::vector<float> logits;
   linear(t, n, d, weight(m, "head.weight"), weight(m, "head.bias"), logits);
   return logits;
+}
+
+}  // namespace
+
+std::vector<float> subject_residual(const SubjectModel& m, std::span<const int64_t> input) {
+  if (!m.arch.compiled()) throw Error("subject_residual reads compiled models only");
+  return compiled_forward(m, input, nullptr);
+}
+
+std::vector<float> subject_logits(const SubjectModel& m, std::span<const int64_t> input) {
+  const SubjectArch& a = m.arch;
+  if (!a.compiled()) return trained_forward(m, input, nullptr);
+  const std::vector<float> x = compiled_forward(m, input, nullptr);
+  std::vector<float> logits;
+  linear(x, static_cast<int>(input.size()), a.d_model, weight(m, "head.weight"), weight(m, "head.bias"), logits);
+  return logits;
+}
+
+std::vector<float> subject_attention(const SubjectModel& m, std::span<const int64_t> input) {
+  const SubjectArch& a = m.arch;
+  std::vector<float> attn;
+  if (!a.compiled()) {
+    trained_forward(m, input, &attn);
+    return attn;
+  }
+  compiled_forward(m, input, &attn);
+  // BOS dropped from both sides: what each position gives the real positions (the rest went to BOS).
+  const size_t n = input.size(), rows = n + 1, heads = static_cast<size_t>(a.n_layers) * a.n_heads;
+  std::vector<float> out(heads * n * n);
+  for (size_t h = 0; h < heads; ++h)
+    for (size_t q = 0; q < n; ++q)
+      for (size_t k = 0; k < n; ++k) out[(h * n + q) * n + k] = attn[(h * rows + q + 1) * rows + k + 1];
+  return out;
 }
 
 std::vector<Value> subject_predict(const SubjectModel& m, std::span<const int64_t> input) {

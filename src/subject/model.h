@@ -46,6 +46,10 @@ std::vector<float> subject_logits(const SubjectModel& m, std::span<const int64_t
 // what its labelled dimensions (metadata "residual") hold. Throws mm::Error for a trained model.
 std::vector<float> subject_residual(const SubjectModel& m, std::span<const int64_t> input);
 
+// Every attention head's probabilities on one input: (layers, heads, n, n) row-major, query rows, key
+// columns. A compiled model's BOS is dropped from both sides (a row's mass short of 1 went to BOS).
+std::vector<float> subject_attention(const SubjectModel& m, std::span<const int64_t> input);
+
 // Per-position accuracy over all positions, and whole-sequence accuracy, of `m` against `program`
 // outputs `expected[i]` on `inputs[i]`.
 struct Accuracy {
