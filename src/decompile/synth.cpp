@@ -1,11 +1,13 @@
-// The RASP synthesizer (see synth.h). Data flow: the behaviour's inputs -> the search subset (per
-// length, a fixed part) -> the position layout (every position's (token, position, length) triple) and
-// the model's outputs as classes -> the bank, seeded with the primitives and the guides' statements ->
-// costs 1 and 2 built and kept (selects, selector widths, aggregates, maps, sequence maps, linear
-// sequence maps: each built as a table, dropped where it raises, merged with an equal table already
-// kept, scored against the model) -> rounds of: check the costs the bank allows (scored only, stopped at
-// the first losses), invert the last operation, keep one cost more -> a last inversion -> the best 32
-// programs, rebuilt, canonicalized and re-scored on every verification input -> the result.
+// The RASP synthesizer (see synth.h). Data flow: the behaviour's inputs -> one search per thread, each on
+// its own subset (per length, a fixed part) -> the position layout (every position's (token, position,
+// length) triple) and the model's outputs as classes -> the bank, seeded with the primitives and the
+// guides' statements -> cost 1 built and kept, then the selectors the model's attention heads point at
+// (when given) -> cost 2 built and kept (selects, selector widths, aggregates, maps, sequence maps, linear
+// sequence maps: each built as a table, dropped where it raises, merged with an equal table already kept,
+// scored against the model) -> rounds of: check the costs the bank allows (scored only, stopped at the
+// first losses), invert the last operation (EQ selects, Aggregates' values, linear maps), keep one cost
+// more -> a last inversion -> the best 32 programs of every search, rebuilt, canonicalized and re-scored on
+// every verification input -> the result.
 #include "decompile/synth.h"
 
 #include <algorithm>
@@ -438,7 +440,11 @@ class Synth {
     const auto it = float_map_.find(key);
     return it == float_map_.end() ? kRaise : it->second;
   }
-  void invert_aggregates() {
+  // Solves selectors in order until `until` (seconds into the search), then leaves the rest of the
+  // inversion's time to the linear maps; the next inversion goes on from there.
+  static constexpr double kAggregateShare = 0.4;
+  static constexpr size_t kMaxAggregateHits = 16;  // kept s-ops tried per solved V
+  void invert_aggregates(double until) {
     if (L_ > kMaxSolve || triple_order_.empty()) return;
     index_key_triples();
     const size_t L = static_cast<size_t>(L_);
@@ -449,7 +455,7 @@ class Synth {
     for (; agg_inverted_upto_ < sels_.size() && !stop_ && best_agree_ < positions_; ++agg_inverted_upto_) {
       const int s = static_cast<int>(agg_inverted_upto_);
       if (sels_[static_cast<size_t>(s)].cost > 2) continue;
-      if (!spend()) return;
+      if (!spend() || elapsed() >= until) return;
       load_rows(s);
       std::fill(M.begin(), M.end(), 0.0);
       std::fill(rhs.begin(), rhs.end(), 0.0);
@@ -516,8 +522,9 @@ class Synth {
       }
       if (!known) continue;
       const uint64_t h = hash_span(key, triples.size(), 0x7e2);
+      size_t hits = 0;
       for (auto it = std::lower_bound(index->begin(), index->end(), std::make_pair(h, INT_MIN));
-           it != index->end() && it->first == h && !stop_; ++it) {
+           it != index->end() && it->first == h && !stop_ && hits < kMaxAggregateHits; ++it, ++hits) {
         if (!spend()) return;
         const SopEntry& Ve = sops_[static_cast<size_t>(it->second)];
         if (Ve.has_none) continue;
@@ -539,7 +546,7 @@ class Synth {
     phase("invert select");
     invert_selects();
     phase("invert aggregate");
-    invert_aggregates();
+    invert_aggregates(elapsed() + kAggregateShare * std::max(0.0, std::min(deadline_, soft_deadline_) - elapsed()));
     phase("invert linear");
     if (band_pos_.empty() || indexed_ < sops_.size()) index_bands();
     const size_t upto = sops_.size();
