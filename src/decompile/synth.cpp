@@ -16,7 +16,6 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <map>
@@ -1787,19 +1786,8 @@ class Synth {
       for (const Pick& p : best[h]) {
         const int size = 1 + sops_[static_cast<size_t>(p.def.a)].size + sops_[static_cast<size_t>(p.def.b)].size;
         const size_t before = sels_.size();
-        const int id = consider_sel(p.def, 1, size);
+        consider_sel(p.def, 1, size);
         if (sels_.size() > before) ++added;
-        head_sels_.push_back(id);
-        if (o_.progress && std::getenv("MM_DEBUG_HEADS")) {
-          Def a;
-          a.op = Op::SelectorWidth;
-          a.a = id;
-          std::string t;
-          for (const auto& w : rasp::tokenize(program_of(a))) t += w + " ";
-          char x[64];
-          std::snprintf(x, sizeof x, "head %zu score %.3f: ", h, p.score);
-          o_.progress(x + t);
-        }
       }
     if (o_.progress) {
       char b[240];
@@ -2052,7 +2040,6 @@ class Synth {
   std::vector<double> target_num_;  // the model's output per position, as a number (NaN: None)
   std::atomic<bool>* finished_ = nullptr;
   const Behaviour* whole_ = nullptr;  // every verification input (behaviour_ is this search's sample of them)
-  std::vector<int> head_sels_;  // the selectors the heads pointed at
 };
 
 
