@@ -1,6 +1,6 @@
 // Head patterns: each head's mean attention per (length, query position and token, key position and
-// token), accumulated over the inputs in fixed slices (one per thread, summed in order: the same tables
-// whatever the thread count, up to float addition order within a slice, which is fixed).
+// token), accumulated in double over the inputs in slices (one per thread) and summed in slice order: the
+// same tables for the same thread count; another count changes only the last bits.
 #include "decompile/heads.h"
 
 #include <algorithm>
@@ -37,10 +37,6 @@ HeadPatterns read_heads(const SubjectModel& model, const std::vector<Input>& inp
     const std::string why = d.why_not_contained(x);
     if (!why.empty()) throw Error("head reading: an input is outside the model's domain: " + why);
   }
-  // Per length, where each length's entries start (pattern_index without the loop).
-  std::vector<size_t> base(static_cast<size_t>(d.len_max) + 1, 0);
-  const size_t V = static_cast<size_t>(d.value_max - d.value_min + 1);
-  for (int n = d.len_min, b = 0; n <= d.len_max; b += n * n * static_cast<int>(V * V), ++n) base[static_cast<size_t>(n)] = static_cast<size_t>(b);
   const int slices = std::max(1, std::min<int>(threads, static_cast<int>(inputs.size())));
   std::vector<std::vector<double>> sums(static_cast<size_t>(slices));
   std::vector<std::vector<int32_t>> counts(static_cast<size_t>(slices));
@@ -56,9 +52,7 @@ HeadPatterns read_heads(const SubjectModel& model, const std::vector<Input>& inp
       const std::vector<float> a = subject_attention(model, x);
       for (int q = 0; q < n; ++q)
         for (int k = 0; k < n; ++k) {
-          const size_t e = base[static_cast<size_t>(n)] +
-                           ((static_cast<size_t>(q) * V + static_cast<size_t>(x[static_cast<size_t>(q)] - d.value_min)) * n + static_cast<size_t>(k)) * V +
-                           static_cast<size_t>(x[static_cast<size_t>(k)] - d.value_min);
+          const size_t e = pattern_index(d, n, q, x[static_cast<size_t>(q)], k, x[static_cast<size_t>(k)]);
           ++count[e];
           for (int h = 0; h < H; ++h) sum[static_cast<size_t>(h) * size + e] += a[(static_cast<size_t>(h) * n + q) * n + k];
         }

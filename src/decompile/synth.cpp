@@ -272,7 +272,10 @@ class Synth {
       for (int id : by_cost_[static_cast<size_t>(c)])
         if (sops_[static_cast<size_t>(id)].local) values.push_back(id);
     const std::vector<int>& keys = values;
-    index_key_triples();
+    if (key_triples_.empty())
+      for (int j = 0; j < kKeyTriples; ++j) key_triples_.push_back(triple_order_[static_cast<size_t>(j) % triple_order_.size()]);
+    const std::vector<std::pair<uint64_t, int>>* index = key_index_on(key_triples_);
+    if (!index) return;
     Table t;
     std::vector<uint16_t> implied(static_cast<size_t>(L_));
     for (int v : values) {
@@ -353,9 +356,9 @@ class Synth {
           known = key[j] != kUnknown;
         }
         if (!known) continue;
-        const uint64_t h = hash_span(key, kKeyTriples, 0x7e1);
-        for (auto it = std::lower_bound(key_index_.begin(), key_index_.end(), std::make_pair(h, INT_MIN));
-             it != key_index_.end() && it->first == h && !stop_; ++it) {
+        const uint64_t h = key_hash(key, kKeyTriples);
+        for (auto it = std::lower_bound(index->begin(), index->end(), std::make_pair(h, INT_MIN));
+             it != index->end() && it->first == h && !stop_; ++it) {
         if (!spend()) return;
         const int qid = it->second;
         const SopEntry& Qe = sops_[static_cast<size_t>(qid)];
@@ -380,20 +383,31 @@ class Synth {
     }
   }
   static constexpr int kKeyTriples = 10;
-  // The kept local s-ops by their codes on the kKeyTriples fullest triples (sorted hash, id), brought up
-  // to date.
-  void index_key_triples() {
-    if (key_triples_.empty())
-      for (int j = 0; j < kKeyTriples; ++j) key_triples_.push_back(triple_order_[static_cast<size_t>(j) % triple_order_.size()]);
-    const size_t before = key_index_.size();
-    for (; key_indexed_ < sops_.size(); ++key_indexed_) {
-      const SopEntry& e = sops_[key_indexed_];
-      if (!e.local) continue;
-      uint16_t key[kKeyTriples];
-      for (int j = 0; j < kKeyTriples; ++j) key[j] = data(e)[key_triples_[static_cast<size_t>(j)]];
-      key_index_.emplace_back(hash_span(key, kKeyTriples, 0x7e1), static_cast<int>(key_indexed_));
+  static uint64_t key_hash(const uint16_t* key, size_t n) { return hash_span(key, n, 0x7e1); }
+  // The kept local s-ops by their codes on `triples` (sorted key_hash, id), brought up to date: one index
+  // per triple list, shared by the inversions. `capped` (the Aggregate inversion's lists): null past
+  // kMaxKeyIndexes such lists (memory).
+  static constexpr size_t kMaxKeyIndexes = 24;
+  const std::vector<std::pair<uint64_t, int>>* key_index_on(const std::vector<int>& triples, bool capped = false) {
+    const uint64_t name = hash_span(triples.data(), triples.size(), 0x1d3);
+    auto it = key_indexes_.find(name);
+    if (capped && (it == key_indexes_.end() || !it->second.capped)) {
+      if (capped_indexes_ >= kMaxKeyIndexes) return nullptr;
+      ++capped_indexes_;
     }
-    if (key_index_.size() != before) std::sort(key_index_.begin(), key_index_.end());
+    if (it == key_indexes_.end()) it = key_indexes_.emplace(name, KeyIndex{}).first;
+    KeyIndex& ki = it->second;
+    ki.capped |= capped;
+    const size_t before = ki.index.size();
+    uint16_t key[kKeyTriples];
+    for (; ki.upto < sops_.size(); ++ki.upto) {
+      const SopEntry& e = sops_[ki.upto];
+      if (!e.local) continue;
+      for (size_t j = 0; j < triples.size(); ++j) key[j] = data(e)[triples[j]];
+      ki.index.emplace_back(key_hash(key, triples.size()), static_cast<int>(ki.upto));
+    }
+    if (ki.index.size() != before) std::sort(ki.index.begin(), ki.index.end());
+    return &ki.index;
   }
 
   // Aggregate(S, V) solved for V, for a kept selector S of cost <= 2 and V local: the model's output at a
@@ -401,32 +415,10 @@ class Synth {
   // all equal), so the output table T is linear in V's local table: T(p) = sum over selected keys k of
   // V(triple(k)) / width(p). V is the least-squares solution over every position with a number out (a
   // small ridge for the triples no selected key has), rounded to the nearest half, and looked up among the
-  // kept local s-ops by its values on the ten fullest triples; each hit is built and scored like any
-  // expression. This reaches Aggregates whose values cost 2 or more, and numerical means of any kept
+  // kept local s-ops by its values on the ten fullest triples that some selected key has; each hit is
+  // built and scored like any expression. This reaches Aggregates whose values cost 2 or more, and numerical means of any kept
   // local s-op, at the price of a small linear solve per selector.
   static constexpr int kMaxSolve = 256;  // local triples: larger domains are not solved for
-  // The kept local s-ops by their codes on `triples` (sorted hash, id), brought up to date; null past
-  // kMaxKeyIndexes distinct triple lists (memory).
-  static constexpr size_t kMaxKeyIndexes = 24;
-  const std::vector<std::pair<uint64_t, int>>* key_index_on(const std::vector<int>& triples) {
-    const uint64_t name = hash_span(triples.data(), triples.size(), 0x1d3);
-    auto it = key_indexes_.find(name);
-    if (it == key_indexes_.end()) {
-      if (key_indexes_.size() >= kMaxKeyIndexes) return nullptr;
-      it = key_indexes_.emplace(name, KeyIndex{}).first;
-    }
-    KeyIndex& ki = it->second;
-    const size_t before = ki.index.size();
-    uint16_t key[kKeyTriples];
-    for (; ki.upto < sops_.size(); ++ki.upto) {
-      const SopEntry& e = sops_[ki.upto];
-      if (!e.local) continue;
-      for (size_t j = 0; j < triples.size(); ++j) key[j] = data(e)[triples[j]];
-      ki.index.emplace_back(hash_span(key, triples.size(), 0x7e2), static_cast<int>(ki.upto));
-    }
-    if (ki.index.size() != before) std::sort(ki.index.begin(), ki.index.end());
-    return &ki.index;
-  }
   uint16_t code_near(double v) const {
     const double half = std::round(v * 2) / 2;
     if (std::abs(v - half) > 0.2) return kRaise;  // not near a half: no kept s-op holds it
@@ -445,7 +437,6 @@ class Synth {
   static constexpr size_t kMaxAggregateHits = 16;  // kept s-ops tried per solved V
   void invert_aggregates(double until) {
     if (L_ > kMaxSolve || triple_order_.empty()) return;
-    index_key_triples();
     const size_t L = static_cast<size_t>(L_);
     std::vector<double> M(L * L), rhs(L), diag(L);
     std::vector<int> nz;
@@ -511,7 +502,7 @@ class Synth {
         if (static_cast<int>(triples.size()) == kKeyTriples) break;
       }
       if (triples.size() < 3) continue;
-      const std::vector<std::pair<uint64_t, int>>* index = key_index_on(triples);
+      const std::vector<std::pair<uint64_t, int>>* index = key_index_on(triples, /*capped=*/true);
       if (!index) continue;
       uint16_t key[kKeyTriples];
       bool known = true;
@@ -520,7 +511,7 @@ class Synth {
         known = key[j] != kRaise;
       }
       if (!known) continue;
-      const uint64_t h = hash_span(key, triples.size(), 0x7e2);
+      const uint64_t h = key_hash(key, triples.size());
       size_t hits = 0;
       for (auto it = std::lower_bound(index->begin(), index->end(), std::make_pair(h, INT_MIN));
            it != index->end() && it->first == h && !stop_ && hits < kMaxAggregateHits; ++it, ++hits) {
@@ -1635,8 +1626,8 @@ class Synth {
   // attention over the keys (k, tk) and the selector's row (1 on the selected keys, 0 elsewhere), averaged
   // over the queries weighted by how often they occur. Queries where the selector selects no key say
   // nothing about it (a head must attend somewhere) and are skipped; where it selects every key, it counts
-  // 0; a selector that selects nothing on half the queries is not read. The best `head_selectors` selectors of each head, distinct in what
-  // they select and correlating at least kMinHeadScore, are kept.
+  // 0; a selector that selects nothing on half the queries is not read. The best `head_selectors`
+  // selectors of each head, distinct in what they select and correlating at least kMinHeadScore, are kept.
   static constexpr double kMinHeadScore = 0.5;
   void add_head_selectors() {
     if (!o_.heads || o_.heads->empty() || o_.head_selectors <= 0) return;
@@ -1739,11 +1730,11 @@ class Synth {
           if (m == 0) continue;  // selects no key: the head must attend somewhere, says nothing here
           covered += r.w;
           if (m == static_cast<int>(N)) continue;  // every key: no correlation to speak of (counts 0)
-          const double f = m / N, sd_s = std::sqrt(f * (1 - f));
+          const double frac = m / N, sd_s = std::sqrt(frac * (1 - frac));
           const size_t ri = static_cast<size_t>(&r - rows.data());
           for (size_t h = 0; h < H; ++h) {
             const double sd_a = norm[ri * H + h];
-            if (sd_a > 0) acc[h] += r.w * (dot[h] / N - f * mean_a[ri * H + h]) / (sd_s * sd_a);
+            if (sd_a > 0) acc[h] += r.w * (dot[h] / N - frac * mean_a[ri * H + h]) / (sd_s * sd_a);
           }
         }
       });
@@ -1990,15 +1981,15 @@ class Synth {
   std::vector<int32_t> triple_total_;  // positions per triple
   std::vector<int> triple_order_;      // triples with positions, the fullest first
   std::vector<Buckets> buckets_;       // per cost (checking binaries)
-  std::vector<int> key_triples_;
-  std::vector<std::pair<uint64_t, int>> key_index_;
-  size_t key_indexed_ = 0;
-  size_t agg_inverted_upto_ = 0;
+  std::vector<int> key_triples_;  // the EQ-select inversion's lookup triples
   struct KeyIndex {
-    size_t upto = 0;
+    size_t upto = 0;  // sops_ indexed so far
     std::vector<std::pair<uint64_t, int>> index;
+    bool capped = false;  // asked for by the Aggregate inversion
   };
-  std::unordered_map<uint64_t, KeyIndex> key_indexes_;  // by the triple list they read  // selectors solved for their Aggregate's values so far
+  std::unordered_map<uint64_t, KeyIndex> key_indexes_;  // by the triple list they read
+  size_t capped_indexes_ = 0;
+  size_t agg_inverted_upto_ = 0;  // selectors solved for their Aggregate's values so far
 
   // bank
   std::vector<SopEntry> sops_;

@@ -160,12 +160,10 @@ void attend(const std::vector<float>& qkv, int rows, int H, int dh, int head, fl
   }
 }
 
-
 // A compiled model's residual stream (BOS dropped); each head's attention (rows with BOS) into `attn`
 // where it is not null: (layers, heads, n + 1, n + 1).
 std::vector<float> compiled_forward(const SubjectModel& m, std::span<const int64_t> input, std::vector<float>* attn) {
   const SubjectArch& a = m.arch;
-  if (!a.compiled()) throw Error("subject_residual reads compiled models only");
   const std::vector<int64_t> ids = m.encode(input);
   const int n = static_cast<int>(ids.size()), rows = n + 1, d = a.d_model, H = a.n_heads, dh = a.d_head();
   if (n > a.max_len) throw Error("input longer than the model's " + std::to_string(a.max_len) + " positions");
