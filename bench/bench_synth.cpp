@@ -14,7 +14,9 @@
 #include "core/error.h"
 #include "core/rng.h"
 #include "core/sample.h"
+#include "decompile/pipeline.h"
 #include "decompile/synth.h"
+#include "listpy/listpy.h"
 #include "rasp/rasp.h"
 
 int main(int argc, char** argv) {
@@ -25,7 +27,9 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   double seconds = mm::SynthOptions{}.max_seconds;
   bool list = false, verbose = false;
-  std::string from;
+  std::string from, lang_name = "rasp";
+  app.add_option("--lang", lang_name, "rasp, or python (then --max-ops counts outer loops, and equivalence is on the 10,000 verification inputs)")
+      ->check(CLI::IsMember({"rasp", "python"}));
   app.add_option("--programs", programs, "programs to check")->check(CLI::Range(1, 1000000));
   app.add_option("--max-ops", max_ops, "keep sampled programs of at most this many operations")->check(CLI::Range(1, 32));
   app.add_option("--seed", seed, "sampler seed");
@@ -35,11 +39,22 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "searches side by side (synthesis's threads)")->check(CLI::Range(1, 3));
   app.add_option("--per-length", per_length, "the first search's inputs per length")->check(CLI::Range(1, 100000));
   app.add_option("--from", from, "programs from this JSON-lines file ({\"source\": ...} or {\"tokens\": ...} per line) instead of sampled");
+  int beam = mm::SynthOptions{}.listpy_beam;
+  double alpha = mm::SynthOptions{}.listpy_alpha;
+  app.add_option("--beam", beam, "list-Python: the beam's width")->check(CLI::Range(1, 100000));
+  app.add_option("--alpha", alpha, "list-Python: the weight of unexplained positions in ranking partial programs")->check(CLI::Range(0.0, 10.0));
+  bool no_repair = false;
+  double repair_seconds = 5;
+  int64_t repair_edits = 1000;
+  app.add_flag("--no-repair", no_repair, "list-Python: the synthesizer alone, without the pipeline's repair after it");
+  app.add_option("--repair-seconds", repair_seconds, "list-Python: the repair's budget after synthesis, seconds")->check(CLI::Range(0.001, 1e6));
+  app.add_option("--repair-edits", repair_edits, "list-Python: the repair's budget after synthesis, edits run")->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   app.add_flag("--list", list, "a line per program on stderr");
   app.add_flag("--verbose", verbose, "the search's progress lines on stderr");
   CLI11_PARSE(app, argc, argv);
   try {
-    const mm::Language& lang = mm::rasp::language();
+    const bool python = lang_name == "python";
+    const mm::Language& lang = python ? mm::listpy::language() : mm::rasp::language();
     mm::SampleConfig config;
     config.domain = lang.default_domain();
     mm::Sampler sampler(lang, config);
@@ -63,7 +78,7 @@ int main(int argc, char** argv) {
           std::vector<std::string> toks;
           std::istringstream words(j.at("tokens").get<std::string>());
           for (std::string w; words >> w;) toks.push_back(w);
-          sources.push_back(mm::rasp::print(mm::rasp::detokenize(toks)));
+          sources.push_back(lang.detokenize(toks)->text());
         }
       }
     }
@@ -71,16 +86,36 @@ int main(int argc, char** argv) {
     while (done < programs) {
       if (!from.empty() && next_source == sources.size()) break;
       const std::unique_ptr<mm::Program> p = from.empty() ? sampler.next(rng) : lang.parse(sources[next_source++]);
-      const mm::rasp::Program rp = mm::rasp::parse(p->text());
-      const int ops = static_cast<int>(rp.statements.size());
+      const int ops = python ? static_cast<int>(mm::listpy::parse(p->text()).loops.size())
+                             : static_cast<int>(mm::rasp::parse(p->text()).statements.size());
       if (ops > max_ops) continue;
       const mm::Behaviour b = mm::program_behaviour(*p, config.domain);
       mm::SynthOptions o;
       o.max_seconds = seconds;
       o.threads = threads;
       o.search_per_length = per_length;
+      o.listpy_beam = beam;
+      o.listpy_alpha = alpha;
       if (verbose) o.progress = [](const std::string& line) { std::cerr << line << "\n"; };
-      const mm::SynthResult r = mm::synthesize_rasp(b, config.domain, o);
+      mm::SynthResult r;
+      if (python) {  // what decompile and eval run: the pipeline's synthesis, then its repair
+        mm::DecompileConfig c;
+        c.search = mm::SearchKind::Synth;
+        c.synth = o;
+        c.threads = threads;
+        c.repair = {repair_edits, repair_seconds, threads, true};
+        c.synth_repair = !no_repair;
+        const mm::DecompileResult d = mm::decompile_behaviour(lang, b, config.domain, {}, c);
+        r = d.synth;
+        r.found = !d.ranked.empty();
+        if (r.found) {
+          r.tokens = d.ranked[0].tokens;
+          r.agreeing = d.ranked[0].agreement.positions;
+        }
+        r.seconds = d.search_seconds;
+      } else {
+        r = mm::synthesize_rasp(b, config.domain, o);
+      }
       const bool eq = r.found && r.agreeing == r.positions;
       equivalent += eq;
       ++done;
@@ -100,6 +135,7 @@ int main(int argc, char** argv) {
       }
     }
     nlohmann::json j = {{"programs", done},
+                        {"language", lang_name},
                         {"max_ops", max_ops},
                         {"seed", seed},
                         {"search_seconds", seconds},

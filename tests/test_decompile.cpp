@@ -542,7 +542,7 @@ TEST(Pipeline, ChoosesTheSearchAndRefusesWhatCannotRun) {
   const Language& rasp_lang = language_by_name("rasp");
   const Language& py = language_by_name("python");
   EXPECT_EQ(default_search(rasp_lang), SearchKind::Synth);
-  EXPECT_EQ(default_search(py), SearchKind::Repair);
+  EXPECT_EQ(default_search(py), SearchKind::Synth);
   EXPECT_EQ(parse_search("synth"), SearchKind::Synth);
   EXPECT_THROW(parse_search("magic"), Error);
   const Behaviour b = program_behaviour(*classic("histogram"), rasp_lang.default_domain());
@@ -557,10 +557,61 @@ TEST(Pipeline, ChoosesTheSearchAndRefusesWhatCannotRun) {
   EXPECT_EQ(r.ranked[0].origin.rfind("synthesis", 0), 0u) << r.ranked[0].origin;
   EXPECT_EQ(r.ranked[0].agreement.positions, r.ranked[0].agreement.positions_total);
   EXPECT_EQ(r.verified.size(), 1u) << "the proposal, ranked, before the search";
-  // list-Python has no synthesizer (yet): one line, not a crash.
+  // list-Python: synthesis, then repair from its result; the answer is a program of the family.
   const auto py_programs = sampled(py, 1, 4);
-  const Behaviour pb = program_behaviour(*py_programs[0], py.default_domain(), 50);
-  EXPECT_THROW(decompile_behaviour(py, pb, py.default_domain(), {Candidate::proposed(py_programs[0]->tokens(), -1, "x")}, c), Error);
+  const Behaviour pb = program_behaviour(*py_programs[0], py.default_domain(), 200);
+  c.repair = {200, 60, 1, true};
+  const DecompileResult pr = decompile_behaviour(py, pb, py.default_domain(), {}, c);
+  ASSERT_FALSE(pr.ranked.empty());
+  EXPECT_TRUE(pr.synthesized);
+  EXPECT_NO_THROW(py.detokenize(pr.ranked[0].tokens));
+  EXPECT_EQ(pr.ranked[0].agreement.positions, count_agreement(run_on(*py.detokenize(pr.ranked[0].tokens), pb.inputs), pb.outputs, pb.inputs).positions)
+      << "the agreement reported is the program's own";
+}
+
+// list-Python synthesis from a perfect model (the program's own outputs): programs written to exercise each
+// part of the search — one guarded write, a loop body whose writes interleave across iterations, a constant
+// range, a nested loop (a gate), a nested loop after earlier statements — come back equivalent on every
+// verification input, and a budget spent before the first step still returns a program.
+TEST(Synth, ListPythonProgramsComeBackFromTheirOwnOutputs) {
+  const Language& py = language_by_name("python");
+  const char* head = "def random_function(arr):\n    n = len(arr)\n    out = [0] * n\n";
+  const std::vector<std::string> bodies = {
+      // negate the elements that are even
+      "    for i in range(0, n):\n        if arr[(i)] % 2 == 0:\n            out[(i) % len(out)] = -arr[(i) % len(arr)]\n",
+      // two writes per iteration: the later iteration overrides the earlier one's neighbour
+      "    for i in range(1, n):\n        out[(i - 1) % len(out)] = arr[(i + 1) % len(arr)]\n        out[(i) % len(out)] = -arr[(i) % len(arr)]\n",
+      // a constant range, then a loop over all but the last element
+      "    for i in range(0, 3):\n        out[(i + 1) % len(out)] = arr[(i) % len(arr)]\n    for i in range(0, n - 1):\n"
+      "        if arr[(i)] % 3 != 0:\n            out[(i) % len(out)] = arr[(i + 1) % len(arr)]\n",
+      // a nested loop: runs once the input has 3 elements
+      "    for i in range(2, n):\n        for j in range(0, n - 1):\n            out[(j + 1) % len(out)] = -arr[(j) % len(arr)]\n",
+      // statements before a nested loop in the same outer loop
+      "    for i in range(1, n):\n        out[(i) % len(out)] = arr[(i - 1) % len(arr)]\n        for j in range(0, n):\n"
+      "            if arr[(j)] % 2 != 0:\n                out[(j) % len(out)] = arr[(j) % len(arr)]\n",
+  };
+  SynthOptions o;
+  o.max_seconds = 120;  // the search ends by its steps, not the clock: the same answer on any machine
+  for (const std::string& body : bodies) {
+    const std::unique_ptr<Program> truth = py.parse(head + body + "    return out\n");
+    const Behaviour b = program_behaviour(*truth, py.default_domain(), 2000);
+    const SynthResult r = synthesize_listpy(b, o);
+    ASSERT_TRUE(r.found) << truth->text();
+    EXPECT_EQ(r.agreeing, r.positions) << truth->text() << "found:\n" << py.detokenize(r.tokens)->text();
+    EXPECT_EQ(count_disagreements(*py.detokenize(r.tokens), b), r.positions - r.agreeing) << "its own count";
+  }
+  // A budget spent at once: the first step still runs, and its best program comes back with its count.
+  const std::unique_ptr<Program> truth = py.parse(head + bodies[1] + "    return out\n");
+  const Behaviour b = program_behaviour(*truth, py.default_domain(), 2000);
+  SynthOptions quick;
+  quick.max_seconds = 1e-6;
+  const SynthResult r = synthesize_listpy(b, quick);
+  ASSERT_TRUE(r.found);
+  EXPECT_TRUE(r.budget_spent);
+  EXPECT_EQ(count_disagreements(*py.detokenize(r.tokens), b), r.positions - r.agreeing);
+  SynthOptions zero;
+  zero.max_seconds = 0;
+  EXPECT_THROW(synthesize_listpy(b, zero), Error);
 }
 
 }  // namespace mm

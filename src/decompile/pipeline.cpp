@@ -16,7 +16,7 @@ SearchKind parse_search(const std::string& name) {
   throw Error("unknown search '" + name + "' (expected synth, repair or none)");
 }
 
-SearchKind default_search(const Language& lang) { return lang.name() == "rasp" ? SearchKind::Synth : SearchKind::Repair; }
+SearchKind default_search(const Language&) { return SearchKind::Synth; }
 
 DecompileResult decompile_behaviour(const Language& lang, const Behaviour& behaviour, const InputDomain& domain,
                                     std::vector<Candidate> proposals, const DecompileConfig& c) {
@@ -41,19 +41,22 @@ DecompileResult search_ranked(const Language& lang, const Behaviour& behaviour, 
       break;
     case SearchKind::Repair: {
       if (r.ranked.empty())
-        throw Error(std::string("repair starts from a mapper's candidates: give --mapper") +
-                    (lang.name() == "rasp" ? ", or search by synthesis (--search synth)" : " (list-Python has no synthesizer yet)"));
+        throw Error("repair starts from a mapper's candidates: give --mapper, or search by synthesis (--search synth)");
       r.ranked = repair_best(lang, r.ranked, c.repair_from, behaviour, c.repair, c.threads, &r.repair);
       r.repaired = true;
       break;
     }
     case SearchKind::Synth: {
-      if (lang.name() != "rasp")
-        throw Error("synthesis searches RASP programs only; for " + std::string(lang.name()) + " use --search repair");
-      SynthOptions o = c.synth;
-      for (size_t k = 0; k < r.ranked.size() && static_cast<int>(o.guides.size()) < c.guides; ++k)
-        if (r.ranked[k].parses) o.guides.push_back(r.ranked[k].tokens);
-      r.synth = synthesize_rasp(behaviour, domain, o);
+      if (lang.name() == "rasp") {
+        SynthOptions o = c.synth;
+        for (size_t k = 0; k < r.ranked.size() && static_cast<int>(o.guides.size()) < c.guides; ++k)
+          if (r.ranked[k].parses) o.guides.push_back(r.ranked[k].tokens);
+        r.synth = synthesize_rasp(behaviour, domain, o);
+      } else if (lang.name() == "python") {
+        r.synth = synthesize_listpy(behaviour, c.synth);
+      } else {
+        throw Error("no synthesizer for " + std::string(lang.name()) + "; use --search repair");
+      }
       r.synthesized = true;
       if (r.synth.found) {
         Candidate s = Candidate::proposed(r.synth.tokens, 0, r.synth.from == "guide" ? "synthesis (a candidate's own program)" : "synthesis");
@@ -62,6 +65,12 @@ DecompileResult search_ranked(const Language& lang, const Behaviour& behaviour, 
         // The synthesized program first among equals: it is the smallest of the most faithful it found.
         r.ranked.insert(r.ranked.begin(), std::move(s));
         r.ranked = rerank_candidates(std::move(r.ranked));
+      }
+      // list-Python: the search builds no statement after a nested loop, and ranks its programs on a
+      // sample; structural repair from the best programs (the synthesized one among them) finishes it.
+      if (lang.name() == "python" && c.synth_repair && !r.ranked.empty() && r.ranked[0].agreement.position_rate() < 1) {
+        r.ranked = repair_best(lang, r.ranked, c.repair_from, behaviour, c.repair, c.threads, &r.repair);
+        r.repaired = true;
       }
       break;
     }

@@ -1,8 +1,8 @@
 // One decompile pipeline for `decompile` and `eval`: propose -> verify -> search -> result. The proposals
 // come from whatever reads the model (the mapper's decoding, in modelmap-torch; none for search alone);
 // verification ranks them by agreement with the model's own predictions; the search is repair (a
-// hill-climb from the best proposals) or synthesis (a systematic search of the program space, guided by
-// the proposals; RASP only), or none. No torch.
+// hill-climb from the best proposals) or synthesis (a systematic search of the program space: for RASP
+// guided by the proposals; for list-Python followed by repair from the best programs), or none. No torch.
 #pragma once
 
 #include <functional>
@@ -18,8 +18,7 @@ enum class SearchKind { None, Repair, Synth };
 
 // "none", "repair", "synth"; throws mm::Error naming the value otherwise.
 SearchKind parse_search(const std::string& name);
-// The search a language gets when none is named: synthesis where the language has a synthesizer (RASP),
-// else repair.
+// The search a language gets when none is named: synthesis (both languages have a synthesizer).
 SearchKind default_search(const Language& lang);
 
 struct DecompileConfig {
@@ -28,6 +27,7 @@ struct DecompileConfig {
   RepairOptions repair;     // repair's budget and edits
   SynthOptions synth;       // synthesis's budget (its guides are filled from the proposals)
   int guides = 8;           // synthesis: how many of the best proposals guide it
+  bool synth_repair = true;  // list-Python synthesis: repair (structural) from the best programs after it
   int threads = 1;
 };
 
@@ -42,7 +42,7 @@ struct DecompileResult {
 
 // Ranks `proposals` against `behaviour` (the model's predictions on the verification inputs of `domain`),
 // then runs the configured search (search_ranked). Throws mm::Error when the search needs proposals and
-// has none (repair), or the language has no synthesizer (synthesis of list-Python).
+// has none (repair).
 DecompileResult decompile_behaviour(const Language& lang, const Behaviour& behaviour, const InputDomain& domain,
                                     std::vector<Candidate> proposals, const DecompileConfig& config);
 // The search alone, on proposals already ranked against the same behaviour (rank_candidates, or a

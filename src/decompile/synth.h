@@ -51,6 +51,13 @@ struct SynthOptions {
   const HeadPatterns* heads = nullptr;
   int head_selectors = 3;
   std::function<void(const std::string&)> progress;  // a line now and then on long searches (may be empty)
+  // list-Python (synthesize_listpy): the beam's width, the most writers (assignments) a program gets, the
+  // search inputs (the first of the verification inputs), and the weight of what is still unexplained
+  // against what is already wrong in ranking partial programs.
+  int listpy_beam = 16;
+  int listpy_max_writers = 12;
+  size_t listpy_inputs = 1500;
+  double listpy_alpha = 0.5;
 };
 
 struct SynthResult {
@@ -73,5 +80,10 @@ struct SynthResult {
 // verification inputs of `domain`). Throws mm::Error when the budget is 0 or an input lies outside
 // `domain`. An exhausted budget returns the best program so far.
 SynthResult synthesize_rasp(const Behaviour& behaviour, const InputDomain& domain, const SynthOptions& options);
+
+// The list-Python synthesizer (synth_listpy.cpp): a beam search over programs built last loop first, each
+// loop final on the positions it writes that no later loop writes. Uses max_seconds, threads, progress
+// and the listpy_* options. Throws mm::Error when the budget is 0.
+SynthResult synthesize_listpy(const Behaviour& behaviour, const SynthOptions& options);
 
 }  // namespace mm

@@ -241,7 +241,6 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
       log << "warning: '" << o.floor << "' was trained with weights; it is not a no-weights floor\n";
   }
   const Language& lang = language_by_name(config.language);
-  if (o.synth && lang.name() != "rasp") throw Error("synthesis searches RASP programs only; this corpus is " + config.language);
   o.repair_structural = structural_repair(lang, o.repair_structural) ? 1 : 0;
   std::unique_ptr<Gpt2Bpe> bpe;
   if (config.language == "python") bpe = std::make_unique<Gpt2Bpe>(Gpt2Bpe::load(Gpt2Bpe::default_dir()));
