@@ -129,9 +129,14 @@ int main(int argc, char** argv) {
         std::string found;
         for (const auto& t : r.tokens) found += (found.empty() ? "" : " ") + t;
         std::cerr << (eq ? "ok  " : "MISS") << " ops " << ops << " size " << r.size << " cost " << r.complete_cost << " "
-                  << r.seconds << " s " << r.expressions << " expr; truth: ";
-        for (const auto& t : p->tokens()) std::cerr << t << " ";
-        std::cerr << "\n      found: " << found << "\n";
+                  << r.seconds << " s " << r.expressions << " expr, fidelity " << static_cast<double>(r.agreeing) / static_cast<double>(r.positions);
+        if (python) {  // list-Python reads better as text
+          std::cerr << "\ntruth:\n" << p->text() << "found:\n" << (r.found ? lang.detokenize(r.tokens)->text() : "(none)\n");
+        } else {
+          std::cerr << "; truth: ";
+          for (const auto& t : p->tokens()) std::cerr << t << " ";
+          std::cerr << "\n      found: " << found << "\n";
+        }
       }
     }
     nlohmann::json j = {{"programs", done},

@@ -571,8 +571,8 @@ TEST(Pipeline, ChoosesTheSearchAndRefusesWhatCannotRun) {
 
 // list-Python synthesis from a perfect model (the program's own outputs): programs written to exercise each
 // part of the search — one guarded write, a loop body whose writes interleave across iterations, a constant
-// range, a nested loop (a gate), a nested loop after earlier statements — come back equivalent on every
-// verification input, and a budget spent before the first step still returns a program.
+// range, a nested loop (a gate), a nested loop after earlier statements, a statement after a nested loop —
+// come back equivalent on every verification input, and a budget spent before the first step still returns a program.
 TEST(Synth, ListPythonProgramsComeBackFromTheirOwnOutputs) {
   const Language& py = language_by_name("python");
   const char* head = "def random_function(arr):\n    n = len(arr)\n    out = [0] * n\n";
@@ -589,6 +589,9 @@ TEST(Synth, ListPythonProgramsComeBackFromTheirOwnOutputs) {
       // statements before a nested loop in the same outer loop
       "    for i in range(1, n):\n        out[(i) % len(out)] = arr[(i - 1) % len(arr)]\n        for j in range(0, n):\n"
       "            if arr[(j)] % 2 != 0:\n                out[(j) % len(out)] = arr[(j) % len(arr)]\n",
+      // a statement after a nested loop: its last outer iteration outlives the nested loop's writes
+      "    for i in range(0, n - 1):\n        for j in range(1, n):\n            out[(j) % len(out)] = arr[(j - 1) % len(arr)]\n"
+      "        if arr[(i)] % 2 == 0:\n            out[(i + 1) % len(out)] = -arr[(i) % len(arr)]\n",
   };
   SynthOptions o;
   o.max_seconds = 120;  // the search ends by its steps, not the clock: the same answer on any machine

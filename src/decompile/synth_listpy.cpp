@@ -37,6 +37,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <unordered_set>
 
 #include "core/error.h"
@@ -98,25 +99,39 @@ int64_t floor_mod(int64_t a, int64_t n) {
   return r < 0 ? r + n : r;
 }
 
-struct Block {
-  int gate = 1;
+// One outer loop `for i in R`: i-writers before a nested loop (`pre`; all of them when there is none), the
+// nested `for j in J` loop's writers, i-writers after it (`post`). All pre/post writers have range R, all
+// nested ones range J.
+struct Unit {
   int range = 0;
-  std::vector<int> writers;  // body order
-  bool operator==(const Block&) const = default;
+  std::vector<int> pre;
+  int jrange = -1;     // -1: no nested loop
+  std::vector<int> j;
+  std::vector<int> post;
+  bool free = false;   // nested, and R can still change (no pre/post writer yet): only its gate matters
+  bool nested() const { return jrange >= 0; }
+  bool operator==(const Unit&) const = default;
 };
 
+using Signature = std::vector<std::tuple<int, std::vector<int>, int, std::vector<int>, std::vector<int>>>;
+Signature signature(const std::vector<Unit>& units) {
+  Signature s;
+  for (const Unit& u : units) s.emplace_back(u.range, u.pre, u.jrange, u.j, u.post);
+  return s;
+}
+
 struct State {
-  std::vector<Block> blocks;     // the last executed first; back() is the open bottom block
-  std::vector<uint8_t> covered;  // written by the blocks above the bottom one
-  std::vector<uint8_t> bottom;   // written by the bottom block (and not above)
+  std::vector<Unit> units;       // the last executed first; back() is the open bottom unit
+  std::vector<uint8_t> covered;  // written by the units above the bottom one
+  std::vector<uint8_t> bottom;   // written by the bottom unit (and not above)
+  std::vector<int8_t> bottom_value;
   int64_t wrong_above = 0, wrong_bottom = 0;
   int64_t unexplained = 0;       // positions nothing writes whose target is not 0
   int64_t writers = 0;
-  double rank = 0;
   int64_t error() const { return wrong_above + wrong_bottom + unexplained; }
 };
 
-// Statements a block's body takes once adjacent writers under one guard share an `if` (at most 2 each).
+// Statements a list of writers takes once adjacent writers under one guard share an `if` (at most 2 each).
 int body_statements(const std::vector<int>& ws, const std::vector<Writer>& writers) {
   int count = 0;
   for (size_t k = 0; k < ws.size();) {
@@ -130,6 +145,11 @@ int body_statements(const std::vector<int>& ws, const std::vector<Writer>& write
     k += run;
   }
   return count;
+}
+
+bool fits(const Unit& u, const std::vector<Writer>& writers) {
+  const int outer = body_statements(u.pre, writers) + (u.nested() ? 1 : 0) + body_statements(u.post, writers);
+  return outer <= listpy::kMaxBody && body_statements(u.j, writers) <= listpy::kMaxBody;
 }
 
 class Search {
@@ -147,45 +167,67 @@ class Search {
       positions_ += x.size();
     }
     length_.resize(positions_);
+    bucket_.resize(positions_);
     target_.resize(positions_);
     for (size_t k = 0; k < input_.size(); ++k) {
       const Input& x = b.inputs[input_[k]];
       const Outputs::value_type& y = b.outputs[input_[k]];
       for (size_t p = 0; p < x.size(); ++p) {
-        length_[base_[k] + p] = static_cast<uint8_t>(std::min<size_t>(x.size(), kGates));
+        length_[base_[k] + p] = static_cast<uint8_t>(x.size());
+        bucket_[base_[k] + p] = static_cast<uint8_t>(std::min<size_t>(x.size(), kGates));
         int8_t t = kNoValue;
         if (p < y.size() && y[p].kind == Value::Kind::Int && y[p].i > -127 && y[p].i < 127) t = static_cast<int8_t>(y[p].i);
         target_[base_[k] + p] = t;
       }
     }
+    for (size_t r = 0; r < ranges_.size(); ++r) {
+      const Range& rg = ranges_[r];
+      gate_.push_back(rg.end == EndKind::N ? rg.start + 1 : rg.end == EndKind::NMinus1 ? rg.start + 2 : rg.end_const > rg.start ? 1 : kGates + 1);
+    }
+    for (int g = 1; g <= kGates; ++g)  // the range a free nested unit is printed with: (g-1, n), or (2, n - 1)
+      canonical_.push_back(g == 4 ? range_index(2, EndKind::NMinus1) : range_index(g - 1, EndKind::N));
     run_writers();
   }
 
   SynthResult run();
 
  private:
+  int range_index(int start, EndKind end, int c = 0) const {
+    for (size_t r = 0; r < ranges_.size(); ++r)
+      if (ranges_[r].start == start && ranges_[r].end == end && (end != EndKind::Const || ranges_[r].end_const == c))
+        return static_cast<int>(r);
+    return -1;
+  }
+  int64_t end_of(int range, int64_t n) const {
+    const Range& r = ranges_[static_cast<size_t>(range)];
+    return r.end == EndKind::N ? n : r.end == EndKind::NMinus1 ? n - 1 : r.end_const;
+  }
+  int gate_of(const Unit& u) const { return gate_[static_cast<size_t>(u.range)]; }
   void run_writers();
   // Per gate bucket (length min(n, 4)): positions `w` writes among those not in `covered`, and how many
   // of them it gets wrong / whose target is not 0.
   void count_new(const std::vector<uint8_t>& covered, size_t w, int64_t wrong[kGates + 1], int64_t nonzero[kGates + 1]) const;
-  // The bottom block's writes: fills `mark` (1 where it writes, outside `covered`) and returns wrong count,
-  // and the count of marked positions whose target is not 0 through `nonzero`.
-  int64_t block_writes(const Block& b, const std::vector<uint8_t>& covered, std::vector<uint8_t>& mark, int64_t& nonzero) const;
+  // What a unit writes outside `covered`: fills `mark` (1 where it writes) and `value`, returns the wrong
+  // count, and the count of marked positions whose target is not 0 through `nonzero`.
+  int64_t unit_writes(const Unit& u, const std::vector<uint8_t>& covered, std::vector<uint8_t>& mark,
+                      std::vector<int8_t>& value, int64_t& nonzero) const;
+  // i-writers never raise on their own range; a nested loop's writers must not raise where its gate lets it run.
   bool allowed(size_t w, int gate) const { return raises_below_[w] < gate; }
   double rank(int64_t wrong, int64_t unexplained, int64_t writers) const {
     return static_cast<double>(wrong) + alpha_ * static_cast<double>(unexplained) + 1e-3 * static_cast<double>(writers);
   }
-  // The block list as a program of the family (nullopt when it needs more than 3 outer loops).
-  std::optional<listpy::Program> realize(const std::vector<Block>& blocks) const;
-  Stmt writer_statement(const Writer& w, char var) const;
+  listpy::Program realize(const std::vector<Unit>& units) const;
+  std::vector<Stmt> statements(const std::vector<int>& ws, char var) const;
 
   const Behaviour& behaviour_;
   const SynthOptions& options_;
   std::vector<Range> ranges_;
   std::vector<Writer> writers_;
+  std::vector<int> gate_;       // per range: the shortest input it is not empty on (kGates + 1: never)
+  std::vector<int> canonical_;  // per gate - 1: the range a free nested unit is printed with
   std::vector<size_t> input_, base_;
   size_t positions_ = 0;
-  std::vector<uint8_t> length_;  // per position: min(length, kGates), the gate bucket
+  std::vector<uint8_t> length_, bucket_;  // per position: the input's length; min(length, kGates)
   std::vector<int8_t> target_;
   std::vector<int8_t> last_, value_;  // per writer x position: last iteration that wrote it, the value
   std::vector<int> raises_below_;     // per writer: it raises on inputs shorter than this (0: never)
@@ -232,112 +274,117 @@ void Search::count_new(const std::vector<uint8_t>& covered, size_t w, int64_t wr
   for (int g = 0; g <= kGates; ++g) wrong[g] = nonzero[g] = 0;
   for (size_t p = 0; p < positions_; ++p) {
     if (covered[p] || last[p] == kNone) continue;
-    wrong[length_[p]] += value[p] != target_[p];
-    nonzero[length_[p]] += target_[p] != 0;
+    wrong[bucket_[p]] += value[p] != target_[p];
+    nonzero[bucket_[p]] += target_[p] != 0;
   }
 }
 
-int64_t Search::block_writes(const Block& b, const std::vector<uint8_t>& covered, std::vector<uint8_t>& mark,
-                             int64_t& nonzero) const {
+int64_t Search::unit_writes(const Unit& u, const std::vector<uint8_t>& covered, std::vector<uint8_t>& mark,
+                            std::vector<int8_t>& value, int64_t& nonzero) const {
   mark.assign(positions_, 0);
+  value.assign(positions_, 0);
   int64_t wrong = 0;
   nonzero = 0;
-  for (size_t p = 0; p < positions_; ++p) {
-    if (covered[p] || length_[p] < b.gate) continue;
-    int best_v = kNone;
-    int8_t v = 0;
-    for (int w : b.writers) {  // the latest iteration wins; within one, the later statement
+  const int gate = gate_of(u);
+  // The latest iteration wins; within one, the later statement.
+  auto latest = [&](const std::vector<int>& ws, size_t p, int& best_v, int8_t& v) {
+    for (int w : ws) {
       const size_t at = static_cast<size_t>(w) * positions_ + p;
       if (last_[at] != kNone && last_[at] >= best_v) {
         best_v = last_[at];
         v = value_[at];
       }
     }
+  };
+  for (size_t p = 0; p < positions_; ++p) {
+    if (covered[p] || bucket_[p] < gate) continue;
+    int best_v = kNone;
+    int8_t v = 0;
+    if (u.nested()) {
+      // The last outer iteration's statements after the nested loop; then the nested loop (run again on
+      // every outer iteration); then every iteration's statements before and after it.
+      if (!u.post.empty()) {
+        const int64_t last_iteration = end_of(u.range, length_[p]) - 1;
+        for (int w : u.post) {
+          const size_t at = static_cast<size_t>(w) * positions_ + p;
+          if (last_[at] == last_iteration) {
+            best_v = last_[at];
+            v = value_[at];
+          }
+        }
+      }
+      if (best_v == kNone) latest(u.j, p, best_v, v);
+      if (best_v == kNone) {
+        latest(u.pre, p, best_v, v);
+        latest(u.post, p, best_v, v);
+      }
+    } else {
+      latest(u.pre, p, best_v, v);
+    }
     if (best_v == kNone) continue;
     mark[p] = 1;
+    value[p] = v;
     wrong += v != target_[p];
     nonzero += target_[p] != 0;
   }
   return wrong;
 }
 
-Stmt Search::writer_statement(const Writer& w, char var) const {
-  Stmt s;
-  s.kind = StmtKind::Assign;
-  s.var = var;
-  s.out_offset = w.out_offset;
-  s.arr_offset = w.arr_offset;
-  s.negate = w.negate;
-  return s;
+std::vector<Stmt> Search::statements(const std::vector<int>& ws, char var) const {
+  std::vector<Stmt> out;
+  auto assign = [&](const Writer& w) {
+    Stmt s;
+    s.kind = StmtKind::Assign;
+    s.var = var;
+    s.out_offset = w.out_offset;
+    s.arr_offset = w.arr_offset;
+    s.negate = w.negate;
+    return s;
+  };
+  for (size_t k = 0; k < ws.size();) {
+    const Writer& w = writers_[static_cast<size_t>(ws[k])];
+    if (w.guard == 0) {
+      out.push_back(assign(w));
+      ++k;
+      continue;
+    }
+    Stmt s;
+    s.kind = StmtKind::If;
+    s.var = var;
+    s.modulus = w.modulus();
+    s.equal = w.equal();
+    while (k < ws.size() && s.body.size() < static_cast<size_t>(listpy::kMaxIfBody) &&
+           writers_[static_cast<size_t>(ws[k])].guard == w.guard)
+      s.body.push_back(assign(writers_[static_cast<size_t>(ws[k++])]));
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
-std::optional<listpy::Program> Search::realize(const std::vector<Block>& blocks) const {
-  if (blocks.empty()) return std::nullopt;  // the family has at least one loop
-  // Each block as a loop over `var`, its adjacent writers under one guard sharing an `if`.
-  auto loop_of = [&](const Block& b, char var) {
-    const Range& r = ranges_[static_cast<size_t>(b.range)];
+listpy::Program Search::realize(const std::vector<Unit>& units) const {
+  auto loop = [&](int range, char var) {
+    const Range& r = ranges_[static_cast<size_t>(range)];
     Stmt f;
     f.kind = StmtKind::For;
     f.var = var;
     f.start = r.start;
     f.end = r.end;
     f.end_const = r.end_const;
-    for (size_t k = 0; k < b.writers.size();) {
-      const Writer& w = writers_[static_cast<size_t>(b.writers[k])];
-      if (w.guard == 0) {
-        f.body.push_back(writer_statement(w, var));
-        ++k;
-        continue;
-      }
-      Stmt s;
-      s.kind = StmtKind::If;
-      s.var = var;
-      s.modulus = w.modulus();
-      s.equal = w.equal();
-      while (k < b.writers.size() && s.body.size() < static_cast<size_t>(listpy::kMaxIfBody) &&
-             writers_[static_cast<size_t>(b.writers[k])].guard == w.guard) {
-        s.body.push_back(writer_statement(writers_[static_cast<size_t>(b.writers[k])], var));
-        ++k;
-      }
-      f.body.push_back(std::move(s));
-    }
     return f;
   };
-  // Executed order: the last block of the list first. A gated block becomes `for i in range(S, E): for j`
-  // with S, E giving its gate; where the block executed just before it is an ungated-in-effect `for i`
-  // block whose range has that gate and room for one more statement, the `for j` joins it as its last
-  // statement (the inner loop then overrides it, as a later block does).
-  std::vector<Stmt> loops;
-  std::vector<int> loop_block;  // which block each loop came from (-1: merged)
-  for (size_t k = blocks.size(); k-- > 0;) {
-    const Block& b = blocks[k];
-    if (b.gate == 1) {
-      loops.push_back(loop_of(b, 'i'));
-      continue;
-    }
-    Stmt inner = loop_of(b, 'j');
-    // Merge into the loop just before, if it is a plain i loop (no nested loop yet) whose range gives this gate.
-    if (!loops.empty()) {
-      Stmt& prev = loops.back();
-      const bool plain = std::none_of(prev.body.begin(), prev.body.end(), [](const Stmt& s) { return s.kind == StmtKind::For; });
-      const int gate = prev.end == EndKind::N ? prev.start + 1 : prev.end == EndKind::NMinus1 ? prev.start + 2 : -1;
-      const Block& below = blocks[k + 1];
-      if (plain && gate == b.gate && below.gate == 1 && prev.body.size() < static_cast<size_t>(listpy::kMaxBody)) {
-        prev.body.push_back(std::move(inner));
-        continue;
-      }
-    }
-    Stmt outer;
-    outer.kind = StmtKind::For;
-    outer.var = 'i';
-    outer.start = b.gate == 4 ? 2 : b.gate - 1;
-    outer.end = b.gate == 4 ? EndKind::NMinus1 : EndKind::N;
-    outer.body.push_back(std::move(inner));
-    loops.push_back(std::move(outer));
-  }
-  if (loops.size() > static_cast<size_t>(listpy::kMaxLoops)) return std::nullopt;
   listpy::Program p;
-  p.loops = std::move(loops);
+  for (size_t k = units.size(); k-- > 0;) {  // executed order: the last unit of the list first
+    const Unit& u = units[k];
+    Stmt outer = loop(u.range, 'i');
+    outer.body = statements(u.pre, 'i');
+    if (u.nested()) {
+      Stmt inner = loop(u.jrange, 'j');
+      inner.body = statements(u.j, 'j');
+      outer.body.push_back(std::move(inner));
+      for (Stmt& s : statements(u.post, 'i')) outer.body.push_back(std::move(s));
+    }
+    p.loops.push_back(std::move(outer));
+  }
   return p;
 }
 
@@ -352,26 +399,20 @@ SynthResult Search::run() {
   struct Finished {
     int64_t error;
     int64_t writers;
-    std::vector<Block> blocks;
+    std::vector<Unit> units;
   };
   std::vector<Finished> finished;
-  std::set<std::vector<std::pair<int, std::pair<int, std::vector<int>>>>> finished_seen;
-  auto signature = [](const std::vector<Block>& bs) {
-    std::vector<std::pair<int, std::pair<int, std::vector<int>>>> s;
-    for (const Block& b : bs) s.push_back({b.gate, {b.range, b.writers}});
-    return s;
-  };
+  std::set<Signature> finished_seen;
   constexpr size_t kKeepFinished = 24;
   auto consider = [&](const State& s) {
-    if (!realize(s.blocks)) return;
-    auto sig = signature(s.blocks);
+    Signature sig = signature(s.units);
     if (finished_seen.count(sig)) return;
-    finished.push_back({s.error(), s.writers, s.blocks});
+    finished.push_back({s.error(), s.writers, s.units});
     finished_seen.insert(std::move(sig));
     std::sort(finished.begin(), finished.end(),
               [](const Finished& a, const Finished& b) { return std::tie(a.error, a.writers) < std::tie(b.error, b.writers); });
     if (finished.size() > kKeepFinished) {
-      finished_seen.erase(signature(finished.back().blocks));
+      finished_seen.erase(signature(finished.back().units));
       finished.pop_back();
     }
   };
@@ -380,9 +421,21 @@ SynthResult Search::run() {
   State root;
   root.covered.assign(positions_, 0);
   root.bottom.assign(positions_, 0);
+  root.bottom_value.assign(positions_, 0);
   for (size_t p = 0; p < positions_; ++p) root.unexplained += target_[p] != 0;
-  root.rank = rank(0, root.unexplained, 0);
   std::vector<State> beam = {root};
+
+  // The moves out of a state, scored without building it.
+  enum Kind : int { kNewPlain, kNewNested, kPreFirst, kPreLast, kJFirst, kJLast, kPostFirst, kPostLast };
+  struct Move {
+    double rank;
+    int64_t writers;
+    size_t from;
+    int kind;
+    int gate;    // kNewNested: the gate
+    int writer;
+  };
+  constexpr size_t kPrefilter = 16;  // pre/post writers of a free nested unit fully scored, by a quick score
 
   const size_t width = static_cast<size_t>(std::max<int64_t>(1, beam_width_));
   int64_t scored = 0;
@@ -392,15 +445,6 @@ SynthResult Search::run() {
       result.budget_spent = true;
       break;
     }
-    // Every move of every beam state, scored without building its state.
-    struct Move {
-      double rank;
-      int64_t writers;
-      size_t from;
-      int kind;  // 0: new block (gate, writer); 1: writer first in the bottom block; 2: writer last
-      int gate;
-      int writer;
-    };
     std::vector<std::vector<Move>> moves(beam.size());
     std::atomic<bool> late{false};
     parallel_for(beam.size(), options_.threads, [&](size_t si) {
@@ -410,45 +454,82 @@ SynthResult Search::run() {
         late = true;
         return;
       }
-      // A new block below: the bottom block's writes become final.
-      if (s.blocks.size() < static_cast<size_t>(kMaxBlocks) && (s.blocks.empty() || !s.blocks.back().writers.empty())) {
-        std::vector<uint8_t> covered = s.covered;
-        for (size_t p = 0; p < positions_; ++p) covered[p] |= s.bottom[p];
+      std::vector<uint8_t> below = s.covered;  // everything written so far
+      for (size_t p = 0; p < positions_; ++p) below[p] |= s.bottom[p];
+      // A new unit below: the bottom unit's writes become final.
+      if (s.units.size() < static_cast<size_t>(listpy::kMaxLoops)) {
         const int64_t wrong_base = s.wrong_above + s.wrong_bottom;
         int64_t wrong[kGates + 1], nonzero[kGates + 1];
         for (size_t w = 0; w < writers_.size(); ++w) {
-          count_new(covered, w, wrong, nonzero);
+          count_new(below, w, wrong, nonzero);
           int64_t cw = 0, cn = 0;
           for (int g = kGates; g >= 1; --g) {
             cw += wrong[g];
             cn += nonzero[g];
-            if (!allowed(w, g)) continue;
             if (cn == 0 && cw == 0) continue;  // writes nothing new
-            out.push_back({rank(wrong_base + cw, s.unexplained - cn, s.writers + 1), s.writers + 1, si, 0, g, static_cast<int>(w)});
+            const double r = rank(wrong_base + cw, s.unexplained - cn, s.writers + 1);
+            if (allowed(w, g)) out.push_back({r + 1e-4, s.writers + 1, si, kNewNested, g, static_cast<int>(w)});
+            if (g == 1 && raises_below_[w] == 0) out.push_back({r, s.writers + 1, si, kNewPlain, 1, static_cast<int>(w)});
           }
         }
       }
-      // One more writer in the bottom block.
-      if (!s.blocks.empty()) {
-        const Block& bottom = s.blocks.back();
-        std::vector<uint8_t> mark;
-        int64_t left_base = s.unexplained;  // unexplained once the bottom block's writes are taken back
-        for (size_t p = 0; p < positions_; ++p) left_base += (s.bottom[p] && target_[p] != 0);
-        for (size_t w = 0; w < writers_.size(); ++w) {
-          if (writers_[w].range != bottom.range || !allowed(w, bottom.gate)) continue;
-          if (std::find(bottom.writers.begin(), bottom.writers.end(), static_cast<int>(w)) != bottom.writers.end()) continue;
-          for (int kind = 1; kind <= 2; ++kind) {
-            Block b = bottom;
-            if (kind == 1) b.writers.insert(b.writers.begin(), static_cast<int>(w));
-            else b.writers.push_back(static_cast<int>(w));
-            if (body_statements(b.writers, writers_) > listpy::kMaxBody) continue;
-            int64_t nonzero = 0;
-            const int64_t wrong = block_writes(b, s.covered, mark, nonzero);
-            // Unexplained: what the blocks above leave, less what this block now writes.
-            const int64_t left = left_base - nonzero;
-            out.push_back({rank(s.wrong_above + wrong, left, s.writers + 1), s.writers + 1, si, kind, bottom.gate, static_cast<int>(w)});
-          }
+      if (s.units.empty()) return;
+      // One more writer in the bottom unit, each scored by rebuilding the unit's writes.
+      const Unit& bottom = s.units.back();
+      int64_t left_base = s.unexplained;  // unexplained once the bottom unit's writes are taken back
+      for (size_t p = 0; p < positions_; ++p) left_base += (s.bottom[p] && target_[p] != 0);
+      std::vector<uint8_t> mark;
+      std::vector<int8_t> value;
+      auto score = [&](Unit u, int kind, int w) {
+        if (!fits(u, writers_)) return;
+        int64_t nonzero = 0;
+        const int64_t wrong = unit_writes(u, s.covered, mark, value, nonzero);
+        out.push_back({rank(s.wrong_above + wrong, left_base - nonzero, s.writers + 1), s.writers + 1, si, kind, 0, w});
+      };
+      auto has = [](const std::vector<int>& ws, int w) { return std::find(ws.begin(), ws.end(), w) != ws.end(); };
+      auto add = [&](std::vector<int> Unit::*part, int w, int first_kind) {
+        Unit u = bottom;
+        (u.*part).insert((u.*part).begin(), w);
+        if (u.free) u.range = writers_[static_cast<size_t>(w)].range, u.free = false;
+        score(u, first_kind, w);
+        if ((bottom.*part).empty()) return;
+        u = bottom;
+        (u.*part).push_back(w);
+        if (u.free) u.range = writers_[static_cast<size_t>(w)].range, u.free = false;
+        score(u, first_kind + 1, w);
+      };
+      if (bottom.nested()) {
+        for (size_t w = 0; w < writers_.size(); ++w)
+          if (writers_[w].range == bottom.jrange && allowed(w, gate_of(bottom)) && !has(bottom.j, static_cast<int>(w)))
+            add(&Unit::j, static_cast<int>(w), kJFirst);
+      }
+      // i-writers: the unit's range, or (a free nested unit) any range with its gate; a nested unit's
+      // candidates are ranked first by a quick score (new positions explained, and at the last outer
+      // iteration positions of the nested loop corrected), and only the best few fully scored.
+      std::vector<std::pair<int64_t, int>> quick;
+      for (size_t w = 0; w < writers_.size(); ++w) {
+        const Writer& wr = writers_[w];
+        if (raises_below_[w] != 0) continue;
+        if (bottom.free ? gate_[static_cast<size_t>(wr.range)] != gate_of(bottom) : wr.range != bottom.range) continue;
+        if (has(bottom.pre, static_cast<int>(w)) || has(bottom.post, static_cast<int>(w))) continue;
+        if (!bottom.nested()) {
+          add(&Unit::pre, static_cast<int>(w), kPreFirst);
+          continue;
         }
+        const int8_t* last = &last_[w * positions_];
+        const int8_t* val = &value_[w * positions_];
+        int64_t gain = 0;
+        for (size_t p = 0; p < positions_; ++p) {
+          if (s.covered[p] || last[p] == kNone) continue;
+          if (!s.bottom[p]) gain += (target_[p] != 0) - (val[p] != target_[p]);
+          else if (last[p] == end_of(wr.range, length_[p]) - 1) gain += (val[p] == target_[p]) - (s.bottom_value[p] == target_[p]);
+        }
+        quick.push_back({-gain, static_cast<int>(w)});
+      }
+      std::sort(quick.begin(), quick.end());
+      for (size_t k = 0; k < quick.size() && k < kPrefilter; ++k) {
+        add(&Unit::pre, quick[k].second, kPreFirst);
+        add(&Unit::post, quick[k].second, kPostFirst);
       }
     });
     if (late) result.budget_spent = true;
@@ -460,31 +541,44 @@ SynthResult Search::run() {
     });
     // The best `width` distinct states, built.
     std::vector<State> next;
-    std::set<std::vector<std::pair<int, std::pair<int, std::vector<int>>>>> seen;
+    std::set<Signature> seen;
     for (const Move& m : all) {
       if (next.size() >= width) break;
       const State& s = beam[m.from];
-      std::vector<Block> blocks = s.blocks;
-      if (m.kind == 0) blocks.push_back({m.gate, writers_[static_cast<size_t>(m.writer)].range, {m.writer}});
-      else if (m.kind == 1) blocks.back().writers.insert(blocks.back().writers.begin(), m.writer);
-      else blocks.back().writers.push_back(m.writer);
-      if (!seen.insert(signature(blocks)).second) continue;
-      State t;
-      t.blocks = std::move(blocks);
-      t.writers = m.writers;
-      if (m.kind == 0) {
-        t.covered = s.covered;
-        for (size_t p = 0; p < positions_; ++p) t.covered[p] |= s.bottom[p];
-        t.wrong_above = s.wrong_above + s.wrong_bottom;
+      std::vector<Unit> units = s.units;
+      const Writer& wr = writers_[static_cast<size_t>(m.writer)];
+      if (m.kind == kNewPlain) {
+        Unit u;
+        u.range = wr.range;
+        u.pre = {m.writer};
+        units.push_back(std::move(u));
+      } else if (m.kind == kNewNested) {
+        Unit u;
+        u.range = canonical_[static_cast<size_t>(m.gate - 1)];
+        u.jrange = wr.range;
+        u.j = {m.writer};
+        u.free = true;
+        units.push_back(std::move(u));
       } else {
-        t.covered = s.covered;
-        t.wrong_above = s.wrong_above;
+        Unit& u = units.back();
+        std::vector<int>& part = m.kind <= kPreLast ? u.pre : m.kind <= kJLast ? u.j : u.post;
+        if (m.kind % 2 == kPreFirst % 2) part.insert(part.begin(), m.writer);
+        else part.push_back(m.writer);
+        if (u.free && m.kind != kJFirst && m.kind != kJLast) u.range = wr.range, u.free = false;
+      }
+      if (!seen.insert(signature(units)).second) continue;
+      State t;
+      t.units = std::move(units);
+      t.writers = m.writers;
+      t.covered = s.covered;
+      t.wrong_above = s.wrong_above;
+      if (m.kind == kNewPlain || m.kind == kNewNested) {
+        for (size_t p = 0; p < positions_; ++p) t.covered[p] |= s.bottom[p];
+        t.wrong_above += s.wrong_bottom;
       }
       int64_t nonzero = 0;
-      t.wrong_bottom = block_writes(t.blocks.back(), t.covered, t.bottom, nonzero);
-      t.unexplained = 0;
+      t.wrong_bottom = unit_writes(t.units.back(), t.covered, t.bottom, t.bottom_value, nonzero);
       for (size_t p = 0; p < positions_; ++p) t.unexplained += !t.covered[p] && !t.bottom[p] && target_[p] != 0;
-      t.rank = m.rank;
       consider(t);
       next.push_back(std::move(t));
     }
@@ -502,9 +596,7 @@ SynthResult Search::run() {
   int64_t best_wrong = INT64_MAX;
   size_t best_tokens = SIZE_MAX;
   for (const Finished& f : finished) {
-    const std::optional<listpy::Program> p = realize(f.blocks);
-    if (!p) continue;
-    const std::unique_ptr<mm::Program> program = listpy::language().detokenize(listpy::tokenize(*p));
+    const std::unique_ptr<mm::Program> program = listpy::language().detokenize(listpy::tokenize(realize(f.units)));
     const int64_t wrong = count_disagreements(*program, behaviour_, best_wrong);
     const std::vector<std::string> tokens = program->tokens();
     if (wrong < best_wrong || (wrong == best_wrong && tokens.size() < best_tokens)) {
@@ -513,9 +605,7 @@ SynthResult Search::run() {
       result.found = true;
       result.tokens = tokens;
       result.agreeing = result.positions - wrong;
-      int size = 0;
-      for (const Block& b : f.blocks) size += static_cast<int>(b.writers.size());
-      result.size = size;
+      result.size = static_cast<int>(f.writers);
     }
   }
   result.from = "search";
