@@ -375,6 +375,13 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
                                    views);
   EXPECT_EQ(other.exit_code, 2) << other.err;
   EXPECT_NE(other.err.find("other options (candidates)"), std::string::npos) << other.err;
+  // Synthesis's result depends on its thread count (one search per thread): a resumed run must use the same.
+  const std::string synth_views = dir + "/synth.views.jsonl";
+  const std::string eval_s = "eval --corpus " + corpus + " --search synth --search-seconds 0.2 --limit 1 --views-file " + synth_views;
+  ASSERT_EQ(modelmap(eval_s + " --threads 1").exit_code, 0);
+  const test::Ran threads2 = modelmap(eval_s + " --threads 2");
+  EXPECT_EQ(threads2.exit_code, 2) << threads2.err;
+  EXPECT_NE(threads2.err.find("other options (threads)"), std::string::npos) << threads2.err;
 
   // Refusals: one line, exit 2.
   test::write_file(dir + "/bad.pt", "not a checkpoint");

@@ -130,12 +130,16 @@ ProgramScore score_of(const nlohmann::json& j) {
 
 // What decides a view's record: a views file is resumed only under the same.
 nlohmann::json record_options(const EvalOptions& o) {
-  return {{"corpus", o.corpus}, {"mapper", o.mapper}, {"floor", o.floor}, {"beam", o.beam},
+  nlohmann::json j = {{"corpus", o.corpus}, {"mapper", o.mapper}, {"floor", o.floor}, {"beam", o.beam},
           {"candidates", o.candidates}, {"repair", o.repair}, {"repair_from", o.repair_from},
           {"repair_edits", o.repair_edits}, {"repair_seconds", o.repair_seconds},
           {"repair_structural", o.repair_structural == 1}, {"inputs", o.inputs}, {"seed", o.seed},
           {"synth", o.synth}, {"search_seconds", o.search_seconds}, {"search_expressions", o.search_expressions},
           {"search_memory_mb", o.search_memory_mb}, {"heads", o.heads}};
+  // RASP synthesis runs one search per thread: what it returns depends on the count, so a resumed run
+  // must use the same one.
+  if (o.synth) j["threads"] = o.threads;
+  return j;
 }
 
 // The views file: a header line {"modelmap_eval_views": 1, "options": {...}}, then one record per line,
