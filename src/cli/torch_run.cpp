@@ -127,9 +127,9 @@ int run_decompile(const DecompileOptions& o) {
   }
   // Verify, then search: the model runs once on the verification inputs; everything is scored against that.
   const Behaviour behaviour = model_behaviour(subject, o.inputs, threads);
-  // The model's attention heads, read on the same inputs, point the synthesizer at selectors.
+  // The model's attention heads, read on the same inputs, point the RASP synthesizer at selectors.
   HeadPatterns heads;
-  if (config.search == SearchKind::Synth && o.heads) {
+  if (config.search == SearchKind::Synth && o.heads && lang.name() == "rasp") {
     heads = read_heads(subject, behaviour.inputs, threads);
     config.synth.heads = &heads;
   }

@@ -322,8 +322,8 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
     if (o.candidates > 1 || o.synth) {
       const auto t = Clock::now();
       behaviour = std::make_unique<Behaviour>(model_behaviour(subject, o.inputs, threads));
-      // The attention heads, read on the same inputs, for synthesis (counted with the behaviour).
-      if (o.synth && o.heads) heads = read_heads(subject, behaviour->inputs, threads);
+      // The attention heads, read on the same inputs, for RASP synthesis (counted with the behaviour).
+      if (o.synth && o.heads && lang.name() == "rasp") heads = read_heads(subject, behaviour->inputs, threads);
       behaviour_seconds = since(t);
     }
     auto score = [&](const std::vector<std::string>& tokens) {
