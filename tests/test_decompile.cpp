@@ -603,6 +603,21 @@ TEST(Synth, ListPythonProgramsComeBackFromTheirOwnOutputs) {
     EXPECT_EQ(r.agreeing, r.positions) << truth->text() << "found:\n" << py.detokenize(r.tokens)->text();
     EXPECT_EQ(count_disagreements(*py.detokenize(r.tokens), b), r.positions - r.agreeing) << "its own count";
   }
+  // The search counts disagreements without running programs (writers' tables, loops composed from them):
+  // every finished program of 20 sampled ones is run on the search inputs and must give the same count
+  // (listpy_check throws otherwise). The models here are the programs themselves and a noisy copy.
+  SynthOptions checked = o;
+  checked.listpy_check = true;
+  checked.listpy_beam = 4;
+  Rng noise(3);
+  for (const auto& p : sampled(py, 20, 11)) {
+    Behaviour pb = program_behaviour(*p, py.default_domain(), 400);
+    EXPECT_NO_THROW(synthesize_listpy(pb, checked)) << p->text();
+    for (auto& row : pb.outputs)  // a model that errs now and then
+      for (Value& v : row)
+        if (noise.uniform_int(0, 9) == 0) v = Value::of_int(noise.uniform_int(-9, 9));
+    EXPECT_NO_THROW(synthesize_listpy(pb, checked)) << p->text();
+  }
   // A budget spent at once: the first step still runs, and its best program comes back with its count.
   const std::unique_ptr<Program> truth = py.parse(head + bodies[1] + "    return out\n");
   const Behaviour b = program_behaviour(*truth, py.default_domain(), 2000);

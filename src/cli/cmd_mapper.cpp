@@ -53,15 +53,15 @@ Command add_decompile_command(CLI::App& root) {
   app->add_option("model", o->model, "subject model (.safetensors)")->required();
   app->add_option("--mapper", o->mapper, "mapper checkpoint (none: the search alone)");
   app->add_option("--search", o->search,
-                  "synth: search the program space against the model, guided by the candidates (RASP; the default there); "
-                  "repair: edit the best candidates (the default for list-Python); none: the best candidate as it is")
+                  "synth (the default): search the program space against the model (RASP: guided by the candidates; "
+                  "list-Python: then repair from its result); repair: edit the best candidates; none: the best candidate as it is")
       ->check(CLI::IsMember({"synth", "repair", "none"}));
   app->add_option("--search-seconds", o->search_seconds, "synthesis budget: seconds")->check(CLI::Range(0.0, 1e6));
-  app->add_option("--search-expressions", o->search_expressions, "synthesis budget: expressions built and scored")
+  app->add_option("--search-expressions", o->search_expressions, "synthesis budget: expressions built and scored (RASP)")
       ->check(CLI::Range(int64_t{0}, int64_t{1'000'000'000'000}));
-  app->add_option("--search-memory", o->search_memory_mb, "synthesis: MB for the tables it keeps for reuse")
+  app->add_option("--search-memory", o->search_memory_mb, "synthesis: MB for the tables it keeps for reuse (RASP)")
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
-  app->add_option_function<std::string>("--heads", [o](const std::string& v) { o->heads = v == "on"; }, "synthesis: read the model's attention heads, and put the selectors they point at first (on, the default; off: the search without them)")
+  app->add_option_function<std::string>("--heads", [o](const std::string& v) { o->heads = v == "on"; }, "RASP synthesis: read the model's attention heads, and put the selectors they point at first (on, the default; off: the search without them)")
       ->check(CLI::IsMember({"on", "off"}));
   auto* beam = app->add_option("--beam", o->beam, "beam width of the one decoded program (1 = greedy)")->check(CLI::Range(1, 256));
   app->add_option("--candidates", o->candidates,
@@ -100,16 +100,16 @@ Command add_eval_command(CLI::App& root) {
            if (v != "synth") throw CLI::ValidationError("--search", "eval adds the synthesis method only: --search synth");
            o->e.synth = true;
          },
-         "synth: also report synthesis (the search of the program space), guided by the mapper's candidates, by the "
-         "floor's, and alone (RASP)")
+         "synth: also report synthesis (the search of the program space), from the mapper's candidates, from the "
+         "floor's, and alone")
       ->check(CLI::IsMember({"synth"}));
   app->add_option("--search-seconds", o->e.search_seconds, "synthesis budget per view (for each of mapper, floor, alone): seconds")
       ->check(CLI::Range(0.0, 1e6));
-  app->add_option("--search-expressions", o->e.search_expressions, "synthesis budget per view: expressions built and scored")
+  app->add_option("--search-expressions", o->e.search_expressions, "synthesis budget per view: expressions built and scored (RASP)")
       ->check(CLI::Range(int64_t{0}, int64_t{1'000'000'000'000}));
-  app->add_option("--search-memory", o->e.search_memory_mb, "synthesis: MB for the tables it keeps for reuse")
+  app->add_option("--search-memory", o->e.search_memory_mb, "synthesis: MB for the tables it keeps for reuse (RASP)")
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
-  app->add_option_function<std::string>("--heads", [o](const std::string& v) { o->e.heads = v == "on"; }, "synthesis: read the model's attention heads, and put the selectors they point at first (on, the default; off: the search without them)")
+  app->add_option_function<std::string>("--heads", [o](const std::string& v) { o->e.heads = v == "on"; }, "RASP synthesis: read the model's attention heads, and put the selectors they point at first (on, the default; off: the search without them)")
       ->check(CLI::IsMember({"on", "off"}));
   app->add_option("--beam", o->e.beam, "beam width of the first method (1 = greedy)")->check(CLI::Range(1, 256));
   app->add_option("--candidates", o->e.candidates,

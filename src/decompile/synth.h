@@ -58,6 +58,9 @@ struct SynthOptions {
   int listpy_max_writers = 12;
   size_t listpy_inputs = 1500;
   double listpy_alpha = 0.5;
+  // list-Python, for tests: run every finished program on the search inputs and throw std::logic_error
+  // where the interpreter disagrees with the count the search made without running it.
+  bool listpy_check = false;
 };
 
 struct SynthResult {

@@ -37,6 +37,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <tuple>
 #include <unordered_set>
 
@@ -217,6 +218,8 @@ class Search {
     return static_cast<double>(wrong) + alpha_ * static_cast<double>(unexplained) + 1e-3 * static_cast<double>(writers);
   }
   listpy::Program realize(const std::vector<Unit>& units) const;
+  // Throws std::logic_error unless `program` disagrees with the targets on exactly `error` search positions.
+  void check(const mm::Program& program, int64_t error) const;
   std::vector<Stmt> statements(const std::vector<int>& ws, char var) const;
 
   const Behaviour& behaviour_;
@@ -386,6 +389,18 @@ listpy::Program Search::realize(const std::vector<Unit>& units) const {
     p.loops.push_back(std::move(outer));
   }
   return p;
+}
+
+void Search::check(const mm::Program& program, int64_t error) const {
+  int64_t wrong = 0;
+  for (size_t k = 0; k < input_.size(); ++k) {
+    const Input& x = behaviour_.inputs[input_[k]];
+    const std::vector<Value> y = program.evaluate(x);
+    for (size_t p = 0; p < x.size(); ++p) wrong += !(y[p].kind == Value::Kind::Int && y[p].i == target_[base_[k] + p]);
+  }
+  if (wrong != error)
+    throw std::logic_error("list-Python synthesis counted " + std::to_string(error) + " disagreements for a program the interpreter gives " +
+                           std::to_string(wrong) + ":\n" + program.text());
 }
 
 SynthResult Search::run() {
@@ -597,6 +612,7 @@ SynthResult Search::run() {
   size_t best_tokens = SIZE_MAX;
   for (const Finished& f : finished) {
     const std::unique_ptr<mm::Program> program = listpy::language().detokenize(listpy::tokenize(realize(f.units)));
+    if (options_.listpy_check) check(*program, f.error);
     const int64_t wrong = count_disagreements(*program, behaviour_, best_wrong);
     const std::vector<std::string> tokens = program->tokens();
     if (wrong < best_wrong || (wrong == best_wrong && tokens.size() < best_tokens)) {
