@@ -1,0 +1,30 @@
+// Reduction: the simplest program equivalent to a given one. Sampled programs carry operations that change
+// nothing (a Map of a boolean that is constant, an assignment every later write overrides); a model
+// trained on the input/output behaviour cannot tell them from their simpler equivalents, so as a mapper's
+// target they are noise. `reduce_program` applies the language's shrinking structural edits (the ones
+// repair uses, Language::structural_edits, that give fewer tokens: for RASP bypassing an operation so its
+// readers read its input, or returning an earlier value; for list-Python dropping a statement or unwrapping
+// an `if`) as long as one keeps the outputs on `inputs` unchanged, taking the shortest such program at
+// each step.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/domain.h"
+#include "core/language.h"
+
+namespace mm {
+
+struct Reduction {
+  std::unique_ptr<Program> program;  // the reduced program (the given one, re-read, when nothing applies)
+  std::vector<std::string> steps;    // what each step did ("bypass v3 (its readers read v2)")
+  size_t tokens_before = 0, tokens_after = 0;
+};
+
+// Equivalence is judged on `inputs` (the whole domain where it is small; raising where the original
+// raises counts as equal). Never returns a program with more tokens.
+Reduction reduce_program(const Language& lang, const Program& program, const std::vector<Input>& inputs);
+
+}  // namespace mm
