@@ -172,11 +172,17 @@ int run_decompile(const DecompileOptions& o) {
   if (result.synthesized) {
     const SynthResult& s = result.synth;
     char b[320];
-    std::snprintf(b, sizeof b, "synthesis: %lld expressions in %.1f s (%s), every program up to cost %d tried%s%s\n",
-                  static_cast<long long>(s.expressions), s.seconds,
-                  mapper.is_empty() ? "search alone" : "guided by the mapper's candidates", s.complete_cost,
-                  s.budget_spent ? "; stopped by the budget: the best program so far" : "",
-                  s.memory_full ? "; its table memory ran out (--search-memory)" : "");
+    if (lang.name() == "python")
+      std::snprintf(b, sizeof b, "synthesis: %lld moves scored in %.1f s (a beam over programs built last loop first; %s)%s\n",
+                    static_cast<long long>(s.expressions), s.seconds,
+                    mapper.is_empty() ? "search alone" : "the mapper's candidates repaired beside it",
+                    s.budget_spent ? "; stopped by the budget: the best program so far" : "");
+    else
+      std::snprintf(b, sizeof b, "synthesis: %lld expressions in %.1f s (%s), every program up to cost %d tried%s%s\n",
+                    static_cast<long long>(s.expressions), s.seconds,
+                    mapper.is_empty() ? "search alone" : "guided by the mapper's candidates", s.complete_cost,
+                    s.budget_spent ? "; stopped by the budget: the best program so far" : "",
+                    s.memory_full ? "; its table memory ran out (--search-memory)" : "");
     std::cerr << b;
   }
   return 0;
