@@ -108,6 +108,12 @@ TEST(Reduce, KnownExamplesShrinkToTheirSimplestForm) {
   EXPECT_LT(r.tokens_after, r.tokens_before);
   EXPECT_EQ(r.program->tokens(), reduced->tokens()) << r.program->text();
   for (const Input& x : all) EXPECT_EQ(r.program->evaluate(x), p->evaluate(x)) << r.program->text();
+  // (x + 1) - 1 is the token itself: the reader of the pair reads the tokens (a replacement, not a bypass).
+  const auto twice = rasp.parse(
+      "from tracr.rasp import rasp\nv1 = rasp.Map(lambda x: x + 1, rasp.tokens)\nv2 = rasp.Map(lambda x: x - 1, v1)\n"
+      "v3 = rasp.SequenceMap(lambda x, y: x + y, v2, rasp.indices)\nprogram = v3\n");
+  const Reduction rt = reduce_program(rasp, *twice, all);
+  EXPECT_EQ(rt.program->tokens(), reduced->tokens()) << rt.program->text();
   // Nothing to drop: the program comes back as it was.
   const auto q = rasp.parse("from tracr.rasp import rasp\nv1 = rasp.Map(lambda x: x + 2, rasp.tokens)\nprogram = v1\n");
   const Reduction same = reduce_program(rasp, *q, all);

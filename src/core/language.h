@@ -73,6 +73,9 @@ class Language {
     (void)tokens;
     return {};
   }
+  // Reduction's moves (core/reduce.h), of which it keeps those with fewer tokens: the structural edits,
+  // and for RASP also every s-op replaced by an earlier one or a primitive (equal ones are then merged).
+  virtual std::vector<StructuralEdit> reductions(std::span<const std::string> tokens) const { return structural_edits(tokens); }
   // One random program from the paper's procedure (Appendix B), before any behavioural filter; null when
   // the procedure gave up on this draw (e.g. the program grew past the largest size).
   virtual std::unique_ptr<Program> generate(Rng& rng, const GenerateConfig& config) const = 0;

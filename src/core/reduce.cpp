@@ -48,7 +48,7 @@ Reduction reduce_program(const Language& lang, const Program& program, const std
   r.program = lang.detokenize(tokens);
   const std::vector<std::vector<Value>> reference = outputs_on(*r.program, inputs);
   for (;;) {
-    std::vector<Language::StructuralEdit> edits = lang.structural_edits(tokens);
+    std::vector<Language::StructuralEdit> edits = lang.reductions(tokens);
     std::erase_if(edits, [&](const Language::StructuralEdit& e) { return e.tokens.size() >= tokens.size(); });
     std::stable_sort(edits.begin(), edits.end(), [](const auto& a, const auto& b) { return a.tokens.size() < b.tokens.size(); });
     bool applied = false;

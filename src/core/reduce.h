@@ -1,11 +1,11 @@
 // Reduction: the simplest program equivalent to a given one. Sampled programs carry operations that change
 // nothing (a Map of a boolean that is constant, an assignment every later write overrides); a model
 // trained on the input/output behaviour cannot tell them from their simpler equivalents, so as a mapper's
-// target they are noise. `reduce_program` applies the language's shrinking structural edits (the ones
-// repair uses, Language::structural_edits, that give fewer tokens: for RASP bypassing an operation so its
-// readers read its input, or returning an earlier value; for list-Python dropping a statement or unwrapping
-// an `if`) as long as one keeps the outputs on `inputs` unchanged, taking the shortest such program at
-// each step.
+// target they are noise. `reduce_program` applies the language's shrinking moves (Language::reductions:
+// repair's structural edits that give fewer tokens — for RASP bypassing an operation so its readers read
+// its input, or returning an earlier value; for list-Python dropping a statement or unwrapping an `if` —
+// and for RASP replacing an s-op by an earlier equal one or a primitive) as long as one keeps the outputs
+// on `inputs` unchanged, taking the shortest such program at each step.
 #pragma once
 
 #include <memory>

@@ -54,6 +54,9 @@ std::vector<std::string> next_tokens(std::span<const std::string> prefix);
 // ("output v2"), drop an operation so its readers read its input ("bypass v3 (its readers read v2)"), or
 // insert a Map after an s-op ("insert x+1 after v2"). Repair's moves beyond single tokens.
 std::vector<std::pair<Program, std::string>> structural_neighbours(const Program& program);
+// For reduction (core/reduce.h): every s-op's readers redirected to an earlier s-op or a primitive
+// ("replace v4 by v2"), each canonical — what reduce keeps where the two are equal on the domain.
+std::vector<std::pair<Program, std::string>> replacement_neighbours(const Program& program);
 
 // Throws mm::Error naming the statement if the program is malformed: a ref to a later statement, a
 // selector where an s-op belongs (or the reverse), a function of the wrong arity, a constant outside

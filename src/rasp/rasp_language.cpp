@@ -56,6 +56,17 @@ class RaspLanguage final : public Language {
     for (auto& [q, what] : structural_neighbours(p)) out.push_back({tokenize(q), std::move(what)});
     return out;
   }
+  std::vector<StructuralEdit> reductions(std::span<const std::string> tokens) const override {
+    std::vector<StructuralEdit> out = structural_edits(tokens);
+    rasp::Program p;
+    try {
+      p = canonicalize(rasp::detokenize(tokens));
+    } catch (const Error&) {
+      return out;
+    }
+    for (auto& [q, what] : replacement_neighbours(p)) out.push_back({tokenize(q), std::move(what)});
+    return out;
+  }
   std::unique_ptr<mm::Program> generate(Rng& rng, const GenerateConfig& config) const override {
     rasp::Program p = rasp::generate(rng, config.size_min, config.size_max);
     if (p.statements.empty()) return nullptr;

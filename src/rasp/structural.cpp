@@ -89,4 +89,28 @@ std::vector<std::pair<Program, std::string>> structural_neighbours(const Program
   return out;
 }
 
+std::vector<std::pair<Program, std::string>> replacement_neighbours(const Program& program) {
+  std::vector<std::pair<Program, std::string>> out;
+  const auto& st = program.statements;
+  const int n = static_cast<int>(st.size());
+  for (int k = 0; k < n; ++k) {
+    if (is_selector(st[static_cast<size_t>(k)].op)) continue;
+    std::vector<Ref> others = {kTokens, kIndices, kLength};
+    for (int j = 0; j < k; ++j)
+      if (!is_selector(st[static_cast<size_t>(j)].op)) others.push_back(j);
+    for (Ref to : others) {
+      if (to < 0 && k == program.output) continue;  // a primitive cannot be the output
+      Program p = program;
+      redirect(p, k, to);
+      try {
+        validate(p);
+      } catch (const Error&) {
+        continue;
+      }
+      out.emplace_back(canonicalize(p), "replace " + var(k) + " by " + (to >= 0 ? var(to) : std::string(primitive_name(to))));
+    }
+  }
+  return out;
+}
+
 }  // namespace mm::rasp
