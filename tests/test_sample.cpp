@@ -114,6 +114,13 @@ TEST(Reduce, KnownExamplesShrinkToTheirSimplestForm) {
       "v3 = rasp.SequenceMap(lambda x, y: x + y, v2, rasp.indices)\nprogram = v3\n");
   const Reduction rt = reduce_program(rasp, *twice, all);
   EXPECT_EQ(rt.program->tokens(), reduced->tokens()) << rt.program->text();
+  // A boolean's max with 3 is the constant 3: the sum with the tokens folds into one Map of the tokens.
+  const auto constant = rasp.parse(
+      "from tracr.rasp import rasp\nv1 = rasp.Map(lambda x: x > 2, rasp.tokens)\nv2 = rasp.Map(lambda x: max(x, 3), v1)\n"
+      "v3 = rasp.SequenceMap(lambda x, y: x + y, v2, rasp.tokens)\nprogram = v3\n");
+  const Reduction rc = reduce_program(rasp, *constant, all);
+  EXPECT_EQ(rc.program->tokens(), rasp.parse("from tracr.rasp import rasp\nv1 = rasp.Map(lambda x: x + 3, rasp.tokens)\nprogram = v1\n")->tokens())
+      << rc.program->text();
   // Nothing to drop: the program comes back as it was.
   const auto q = rasp.parse("from tracr.rasp import rasp\nv1 = rasp.Map(lambda x: x + 2, rasp.tokens)\nprogram = v1\n");
   const Reduction same = reduce_program(rasp, *q, all);

@@ -55,7 +55,8 @@ std::vector<std::string> next_tokens(std::span<const std::string> prefix);
 // insert a Map after an s-op ("insert x+1 after v2"). Repair's moves beyond single tokens.
 std::vector<std::pair<Program, std::string>> structural_neighbours(const Program& program);
 // For reduction (core/reduce.h): every s-op's readers redirected to an earlier s-op or a primitive
-// ("replace v4 by v2"), each canonical — what reduce keeps where the two are equal on the domain.
+// ("replace v4 by v2"), and every SequenceMap / LinearSequenceMap made a Map of one of its operands
+// ("fold v3 into x+1 of v2"), each canonical — what reduce keeps where they are equal on the domain.
 std::vector<std::pair<Program, std::string>> replacement_neighbours(const Program& program);
 
 // Throws mm::Error naming the statement if the program is malformed: a ref to a later statement, a

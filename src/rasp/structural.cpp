@@ -109,6 +109,31 @@ std::vector<std::pair<Program, std::string>> replacement_neighbours(const Progra
       }
       out.emplace_back(canonicalize(p), "replace " + var(k) + " by " + (to >= 0 ? var(to) : std::string(primitive_name(to))));
     }
+    // A SequenceMap or LinearSequenceMap as a Map of one of its operands: where the other is constant
+    // (SequenceMap(x + y, c, y) is y + c), or the pair's function ignores it.
+    const Statement& x = st[static_cast<size_t>(k)];
+    if (x.op != Op::SequenceMap && x.op != Op::LinearSequenceMap) continue;
+    const auto& fns = map_functions();
+    for (Ref operand : {x.a, x.b}) {
+      if (operand == x.b && x.a == x.b) break;
+      for (size_t f = 0; f < fns.size(); ++f) {
+        if (fns[f].arity != 1) continue;
+        Program p = program;
+        Statement m;
+        m.op = Op::Map;
+        m.encoding = x.encoding;
+        m.fn = static_cast<int>(f);
+        m.a = operand;
+        p.statements[static_cast<size_t>(k)] = m;
+        try {
+          validate(p);
+        } catch (const Error&) {
+          continue;
+        }
+        out.emplace_back(canonicalize(p), "fold " + var(k) + " into " + fns[f].token + " of " +
+                                              (operand >= 0 ? var(operand) : std::string(primitive_name(operand))));
+      }
+    }
   }
   return out;
 }
