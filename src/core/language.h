@@ -74,7 +74,8 @@ class Language {
     return {};
   }
   // Reduction's moves (core/reduce.h), of which it keeps those with fewer tokens: the structural edits,
-  // and for RASP also every s-op replaced by an earlier one or a primitive (equal ones are then merged).
+  // and for RASP also every s-op replaced by an earlier one or a primitive, and every SequenceMap made a
+  // Map of one operand (equal ones merged, constants folded, where the outputs stay the same).
   virtual std::vector<StructuralEdit> reductions(std::span<const std::string> tokens) const { return structural_edits(tokens); }
   // One random program from the paper's procedure (Appendix B), before any behavioural filter; null when
   // the procedure gave up on this draw (e.g. the program grew past the largest size).

@@ -4,7 +4,8 @@
 // target they are noise. `reduce_program` applies the language's shrinking moves (Language::reductions:
 // repair's structural edits that give fewer tokens — for RASP bypassing an operation so its readers read
 // its input, or returning an earlier value; for list-Python dropping a statement or unwrapping an `if` —
-// and for RASP replacing an s-op by an earlier equal one or a primitive) as long as one keeps the outputs
+// and for RASP replacing an s-op by an earlier equal one or a primitive, and folding a SequenceMap into a
+// Map of one operand where the other is constant) as long as one keeps the outputs
 // on `inputs` unchanged, taking the shortest such program at each step.
 #pragma once
 
