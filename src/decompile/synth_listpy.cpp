@@ -33,13 +33,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstring>
-#include <map>
-#include <optional>
 #include <set>
 #include <stdexcept>
 #include <tuple>
-#include <unordered_set>
 
 #include "core/error.h"
 #include "core/parallel.h"
@@ -57,7 +53,6 @@ using listpy::StmtKind;
 constexpr int8_t kNone = -1;       // a position the writer does not write
 constexpr int8_t kNoValue = 127;   // a target that is no int8 (never matched)
 constexpr int kGates = 4;          // gate g: the block runs on inputs of at least g elements
-constexpr int kMaxBlocks = 5;      // blocks in a state (realized in at most 3 outer loops)
 constexpr int kMaxLen = 64;
 
 struct Range {
@@ -252,7 +247,7 @@ void Search::run_writers() {
     for (size_t k = 0; k < input_.size(); ++k) {
       const Input& x = behaviour_.inputs[input_[k]];
       const int64_t n = static_cast<int64_t>(x.size());
-      const int64_t end = r.end == EndKind::N ? n : r.end == EndKind::NMinus1 ? n - 1 : r.end_const;
+      const int64_t end = end_of(wr.range, n);
       for (int64_t v = r.start; v < end; ++v) {
         if (wr.guard != 0) {
           if (v >= n) {  // arr[(v)] past the end: the interpreter raises
