@@ -46,6 +46,20 @@ class RaspLanguage final : public Language {
     return token_ids(vocabulary(), rasp::next_tokens(prefix));
   }
   std::vector<StructuralEdit> structural_edits(std::span<const std::string> tokens) const override {
+    return edits(tokens, /*reductions=*/false);
+  }
+  std::vector<StructuralEdit> reductions(std::span<const std::string> tokens) const override {
+    return edits(tokens, /*reductions=*/true);
+  }
+  std::unique_ptr<mm::Program> generate(Rng& rng, const GenerateConfig& config) const override {
+    rasp::Program p = rasp::generate(rng, config.size_min, config.size_max);
+    if (p.statements.empty()) return nullptr;
+    return std::make_unique<RaspProgram>(p);
+  }
+
+ private:
+  // The program read once; its structural neighbours, and with `reductions` its replacement neighbours.
+  static std::vector<StructuralEdit> edits(std::span<const std::string> tokens, bool reductions) {
     std::vector<StructuralEdit> out;
     rasp::Program p;
     try {
@@ -54,23 +68,9 @@ class RaspLanguage final : public Language {
       return out;
     }
     for (auto& [q, what] : structural_neighbours(p)) out.push_back({tokenize(q), std::move(what)});
+    if (reductions)
+      for (auto& [q, what] : replacement_neighbours(p)) out.push_back({tokenize(q), std::move(what)});
     return out;
-  }
-  std::vector<StructuralEdit> reductions(std::span<const std::string> tokens) const override {
-    std::vector<StructuralEdit> out = structural_edits(tokens);
-    rasp::Program p;
-    try {
-      p = canonicalize(rasp::detokenize(tokens));
-    } catch (const Error&) {
-      return out;
-    }
-    for (auto& [q, what] : replacement_neighbours(p)) out.push_back({tokenize(q), std::move(what)});
-    return out;
-  }
-  std::unique_ptr<mm::Program> generate(Rng& rng, const GenerateConfig& config) const override {
-    rasp::Program p = rasp::generate(rng, config.size_min, config.size_max);
-    if (p.statements.empty()) return nullptr;
-    return std::make_unique<RaspProgram>(p);
   }
 };
 
