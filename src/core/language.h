@@ -30,6 +30,10 @@ class Program {
   virtual std::vector<Value> evaluate(std::span<const int64_t> input) const = 0;
 };
 
+// Outputs of a program on each input; an empty row where it raised.
+using Outputs = std::vector<std::vector<Value>>;
+Outputs run_on(const Program& program, const std::vector<Input>& inputs);
+
 // Knobs of a language's random generator. 0 means "the language's default".
 struct GenerateConfig {
   int size_min = 0;  // RASP: number of initial operations (default 2); list-Python: outer loops (1)

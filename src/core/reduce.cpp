@@ -1,4 +1,4 @@
-// Reduction (see reduce.h). Data flow per step: the program's tokens -> the language's structural edits ->
+// Reduction (see reduce.h). Data flow per step: the program's tokens -> the language's reductions ->
 // those with fewer tokens, shortest first -> the first whose outputs equal the original's on every input
 // (each compared until its first difference) becomes the program; until none does.
 #include "core/reduce.h"
@@ -11,19 +11,8 @@ namespace mm {
 
 namespace {
 
-// Outputs on every input; an empty row where the program raises.
-std::vector<std::vector<Value>> outputs_on(const Program& p, const std::vector<Input>& inputs) {
-  std::vector<std::vector<Value>> out(inputs.size());
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    try {
-      out[i] = p.evaluate(inputs[i]);
-    } catch (const EvalError&) {
-    }
-  }
-  return out;
-}
-
-bool same_outputs(const Program& p, const std::vector<Input>& inputs, const std::vector<std::vector<Value>>& reference) {
+// Whether p's outputs equal `reference` (run_on's) on every input, stopping at the first that differs.
+bool same_outputs(const Program& p, const std::vector<Input>& inputs, const Outputs& reference) {
   for (size_t i = 0; i < inputs.size(); ++i) {
     std::vector<Value> y;
     try {
@@ -46,7 +35,7 @@ Reduction reduce_program(const Language& lang, const Program& program, const std
   std::vector<std::string> tokens = program.tokens();
   r.tokens_before = tokens.size();
   r.program = lang.detokenize(tokens);
-  const std::vector<std::vector<Value>> reference = outputs_on(*r.program, inputs);
+  const Outputs reference = run_on(*r.program, inputs);
   for (;;) {
     std::vector<Language::StructuralEdit> edits = lang.reductions(tokens);
     std::erase_if(edits, [&](const Language::StructuralEdit& e) { return e.tokens.size() >= tokens.size(); });

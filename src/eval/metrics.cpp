@@ -6,19 +6,6 @@
 
 namespace mm {
 
-Outputs run_on(const Program& program, const std::vector<Input>& inputs) {
-  Outputs out;
-  out.reserve(inputs.size());
-  for (const Input& x : inputs) {
-    try {
-      out.push_back(program.evaluate(x));
-    } catch (const EvalError&) {
-      out.emplace_back();
-    }
-  }
-  return out;
-}
-
 double token_accuracy(const std::vector<std::string>& decoded, const std::vector<std::string>& target) {
   return token_accuracy_of(decoded, target);
 }

@@ -22,10 +22,6 @@ namespace mm {
 
 class Gpt2Bpe;
 
-// Outputs of a program on each input; an empty row where it raised.
-using Outputs = std::vector<std::vector<Value>>;
-Outputs run_on(const Program& program, const std::vector<Input>& inputs);
-
 // Agreement of a program's outputs with reference outputs (e.g. the subject model's predictions) on the
 // same inputs: positions and whole sequences that match. An input the program raised on (an empty row)
 // agrees nowhere.
