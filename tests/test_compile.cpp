@@ -252,6 +252,38 @@ TEST(CompileFile, ARotatedViewComputesTheSameWithDifferentWeights) {
   }
 }
 
+// The probe encoder reads the computation, not the weights: a rotated view (other weights, the same function)
+// gives the same probe features, and its behaviour tokens are the model's (and the program's) outputs.
+TEST(CompileFile, ProbeFeaturesIgnoreRotationsOfTheResidualBasis) {
+  const FeatureSpec spec{6, 5, 32, 4096};
+  for (const char* name : {"sort_unique", "frac_prevs"}) {
+    SCOPED_TRACE(name);
+    const rasp::Program p = classic(name);
+    const compile::Compiled c = compile::compile_program(p, rasp_domain());
+    const SubjectModel r = compile::rotate_residual(c.model, 5);
+    const FunctionalInput a = functional_input(c.model, spec, true), b = functional_input(r, spec, true);
+    EXPECT_EQ(a.behaviour.io, b.behaviour.io);
+    ASSERT_EQ(a.internals.heads.size(), b.internals.heads.size());
+    ASSERT_EQ(a.internals.neurons.size(), b.internals.neurons.size());
+    EXPECT_LT(test_max_abs_diff(a.internals.heads, b.internals.heads), 1e-3f);
+    EXPECT_LT(test_max_abs_diff(a.internals.neurons, b.internals.neurons), 1e-3f);
+    // The behaviour tokens: each probe input's ids, then the program's output class + 1 at each position.
+    const std::vector<Input> probes = probe_inputs(rasp_domain());
+    ASSERT_EQ(static_cast<size_t>(a.behaviour.n), probes.size());
+    for (size_t x = 0; x < probes.size(); ++x) {
+      const auto want = rasp::evaluate(p, probes[x]);
+      const std::vector<int64_t> ids = c.model.encode(probes[x]);
+      for (size_t q = 0; q < probes[x].size(); ++q) {
+        ASSERT_EQ(a.behaviour.io[x * 10 + q], ids[q]);
+        const int16_t cls = a.behaviour.io[x * 10 + 5 + q];
+        ASSERT_GT(cls, 0);
+        ASSERT_EQ(value_key(c.model.classes[static_cast<size_t>(cls - 1)]), value_key(want[q]));
+      }
+      for (size_t q = probes[x].size(); q < 5; ++q) ASSERT_EQ(a.behaviour.io[x * 10 + 5 + q], 0);
+    }
+  }
+}
+
 TEST(CompileSampled, SampledProgramsThatCompileAreExact) {
   SampleConfig config;
   config.domain = rasp_domain();

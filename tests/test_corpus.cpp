@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/language.h"
+#include "core/reduce.h"
 #include "core/safetensors.h"
 #include "corpus/corpus.h"
 #include "subject/model.h"
@@ -57,12 +58,13 @@ std::vector<std::string> content(const std::string& path) {
   auto c = Corpus::open(path, false, true);
   Statement q(c->db(),
               "SELECT p.language, p.tokens, p.split, m.origin, m.preset, m.architecture, m.params, m.seed, m.status, "
-              "m.steps, m.accuracy, m.seq_accuracy, v.ordinal, v.step, v.accuracy, hex(v.weights) "
+              "m.steps, m.accuracy, m.seq_accuracy, v.ordinal, v.step, v.accuracy, hex(v.weights), p.reduced_source, "
+              "p.reduced_tokens "
               "FROM programs p LEFT JOIN models m ON m.program_id = p.id LEFT JOIN views v ON v.model_id = m.id");
   std::vector<std::string> rows;
   while (q.step()) {
     std::string row;
-    for (int k = 0; k < 16; ++k) row += q.text(k) + "|";
+    for (int k = 0; k < 18; ++k) row += q.text(k) + "|";
     rows.push_back(row);
   }
   std::sort(rows.begin(), rows.end());
@@ -402,7 +404,7 @@ TEST_F(CorpusFiles, FilesThatAreNotCorporaAreRefused) {
   const std::string newer = corpus_path("newer");
   {
     auto c = Corpus::open(newer, true);
-    c->db().exec("UPDATE meta SET value = '2' WHERE key = 'format_version'");
+    c->db().exec("UPDATE meta SET value = '3' WHERE key = 'format_version'");
   }
   const std::string bad_jsonl = test::temp_path(".jsonl");
   test::write_file(bad_jsonl, "{\"source\": \"from tracr.rasp import rasp\\nv1 = rasp.Map(lambda x: x + 1, rasp.tokens)\\nprogram = v1\\n\"}\nnot json\n");
@@ -410,10 +412,12 @@ TEST_F(CorpusFiles, FilesThatAreNotCorporaAreRefused) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"corpus stats " + text, "not an SQLite database"},
       {"corpus stats " + other, "not a modelmap corpus"},
-      {"corpus stats " + newer, "format version 2"},
+      {"corpus stats " + newer, "format version 3"},
       {"corpus stats /nonexistent.sqlite", "does not exist"},
       {"corpus list " + other, "not a modelmap corpus"},
-      {"corpus export " + newer + " --view 1 -o /tmp/x.safetensors", "format version 2"},
+      {"corpus export " + newer + " --view 1 -o /tmp/x.safetensors", "format version 3"},
+      {"corpus migrate " + newer, "format version 3"},
+      {"corpus migrate " + other, "not a modelmap corpus"},
       {"corpus build --lang rasp --programs 2 --out " + other, "not a modelmap corpus"},
       {"corpus build --lang rasp --from " + bad_jsonl + " --out " + out, ":2: not a JSON object"},
       {"corpus build --lang rasp --programs 2 --shard 2/2 --out " + out, "--shard"},
@@ -424,6 +428,92 @@ TEST_F(CorpusFiles, FilesThatAreNotCorporaAreRefused) {
   test::expect_refused(kBin, cases);
   std::filesystem::remove(text);
   std::filesystem::remove(bad_jsonl);
+}
+
+// Each program is stored with its reduced form: equivalent on the whole domain (checked here by running both),
+// never longer, and what reduce_program gives. A version-1 corpus (no reduced forms) is refused with a line
+// that names `corpus migrate`, which brings it to the same content as a fresh build, also from a state a
+// killed migration leaves (columns added, some programs done).
+TEST_F(CorpusFiles, ProgramsKeepTheirReducedFormAndAVersion1CorpusIsMigrated) {
+  const Language& lang = language_by_name("rasp");
+  const std::vector<Input> domain = lang.default_domain().enumerate(10000);
+  // Three programs, two of which reduce (a Map that repeats its input's, a double negation).
+  const std::string built = corpus_path("reduce");
+  {
+    const test::Ran r = modelmap("corpus build --lang rasp --from " + kCases + "/corpus_rasp_reduce.jsonl --preset tiny --views 1 --out " + built);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  const std::string* full_ = &built;
+  {
+    auto c = Corpus::open(*full_, false, true);
+    Statement q(c->db(), "SELECT id FROM programs");
+    int reduced = 0, n = 0;
+    while (q.step()) {
+      const auto p = c->program(q.int64(0));
+      ASSERT_TRUE(p);
+      const auto sampled = lang.parse(p->source), small = lang.parse(p->reduced_source);
+      std::string tokens;
+      for (const auto& t : small->tokens()) tokens += (tokens.empty() ? "" : " ") + t;
+      EXPECT_EQ(tokens, p->reduced_tokens);
+      EXPECT_LE(small->tokens().size(), sampled->tokens().size());
+      auto run = [](const Program& prog, const Input& x) {
+        try {
+          return values_to_json(prog.evaluate(x));
+        } catch (const EvalError&) {
+          return std::string("raises");
+        }
+      };
+      for (const Input& x : domain) ASSERT_EQ(run(*small, x), run(*sampled, x)) << p->source;
+      EXPECT_EQ(p->reduced_tokens, [&] {
+        std::string t;
+        for (const auto& w : reduce_program(lang, *sampled, reduction_inputs(lang.default_domain())).program->tokens())
+          t += (t.empty() ? "" : " ") + w;
+        return t;
+      }());
+      reduced += p->reduced_tokens != p->tokens;
+      ++n;
+    }
+    EXPECT_EQ(n, 3);
+    EXPECT_EQ(reduced, 2);
+  }
+  const test::Ran stats = modelmap("corpus stats " + *full_);
+  EXPECT_NE(stats.out.find("programs reduced:"), std::string::npos) << stats.out;
+
+  // A version-1 corpus: the same file without the columns.
+  auto make_v1 = [&](const std::string& path, bool half_done) {
+    std::filesystem::copy_file(*full_, path, std::filesystem::copy_options::overwrite_existing);
+    Db db(path, false, false);
+    db.exec("ALTER TABLE programs DROP COLUMN reduced_source; ALTER TABLE programs DROP COLUMN reduced_tokens; "
+            "UPDATE meta SET value = '1' WHERE key = 'format_version'");
+    if (half_done)
+      db.exec("ALTER TABLE programs ADD COLUMN reduced_source TEXT; ALTER TABLE programs ADD COLUMN reduced_tokens TEXT; "
+              "UPDATE programs SET reduced_source = source, reduced_tokens = tokens WHERE id % 2 = 0");
+  };
+  for (bool half_done : {false, true}) {
+    SCOPED_TRACE(half_done ? "resumed" : "fresh");
+    const std::string old = corpus_path(half_done ? "v1_half" : "v1");
+    make_v1(old, half_done);
+    for (const std::string& args : {"corpus stats " + old, "corpus list " + old}) {
+      const test::Ran r = modelmap(args);
+      EXPECT_NE(r.exit_code, 0);
+      EXPECT_NE(r.err.find("format version 1"), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find("modelmap corpus migrate " + old), std::string::npos) << r.err;
+      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    }
+    const test::Ran m = modelmap("corpus migrate " + old + " --threads 2");
+    ASSERT_EQ(m.exit_code, 0) << m.err;
+    if (!half_done) {
+      EXPECT_EQ(content(old), content(*full_));
+    } else {  // the programs marked done keep what was stored (here: their sampled form); the rest are reduced
+      auto c = Corpus::open(old, false, true);
+      Statement q(c->db(), "SELECT count(*) FROM programs WHERE reduced_tokens IS NULL");
+      q.step();
+      EXPECT_EQ(q.int64(0), 0);
+    }
+    const test::Ran again = modelmap("corpus migrate " + old);
+    EXPECT_EQ(again.exit_code, 0);
+    EXPECT_NE(again.err.find("already at format version 2"), std::string::npos) << again.err;
+  }
 }
 
 }  // namespace mm

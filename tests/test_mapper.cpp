@@ -8,6 +8,8 @@
 
 #include "core/language.h"
 #include "core/rng.h"
+#include "corpus/corpus.h"
+#include "mapper/data.h"
 #include "mapper/decode.h"
 #include "mapper/model.h"
 #include "subject_fixtures.h"
@@ -50,7 +52,7 @@ TEST(Mapper, EncoderOutputShapesForEveryPresetSize) {
   std::vector<SubjectArch> archs;
   for (const char* preset : {"tiny", "small"}) archs.push_back(choose_arch(SizePolicy{preset}, InputDomain{}, 7, rng));
   for (int64_t top : {20'000, 300'000, 2'000'000}) archs.push_back(choose_arch(SizePolicy{"paper", top / 2, top}, InputDomain{}, 7, rng));
-  for (const char* encoder : {"layergraph", "invariant"}) {
+  for (const char* encoder : {"layergraph", "invariant", "behaviour", "probe"}) {
     MapperConfig c = small_config(encoder);
     c.features.classes = 7;
     Mapper mapper(c);
@@ -65,8 +67,12 @@ TEST(Mapper, EncoderOutputShapesForEveryPresetSize) {
     EXPECT_EQ(m.x.size(2), c.d_model);
     for (size_t i = 0; i < archs.size(); ++i) {
       const int64_t real = m.mask[static_cast<int64_t>(i)].sum().item<int64_t>();
-      const int64_t want = std::string(encoder) == "layergraph" ? archs[i].n_layers + 2
-                                                                : archs[i].n_layers * (archs[i].n_heads + 2) + 1;
+      const std::string e = encoder;
+      const int64_t probes = static_cast<int64_t>(probe_inputs(InputDomain{}).size());
+      const int64_t want = e == "layergraph" ? archs[i].n_layers + 2
+                           : e == "invariant" ? archs[i].n_layers * (archs[i].n_heads + 2) + 1
+                           : e == "behaviour" ? probes
+                                              : archs[i].n_layers * (archs[i].n_heads + 2) + probes;
       EXPECT_EQ(real, want) << encoder << " subject " << i;
     }
     EXPECT_TRUE(torch::isfinite(m.x).all().item<bool>());
@@ -81,7 +87,7 @@ TEST(Mapper, InvariantEncoderAndDecoderIgnorePermutationsOfTheSubject) {
   const SubjectModel a = random_subject(arch_of(16, 2, 4, 5), 3);
   const SubjectModel b = permuted_subject(a, 1, 0, 4);
   const auto tokens = bos_tokens(1, 12);
-  for (const char* encoder : {"invariant", "layergraph"}) {
+  for (const char* encoder : {"invariant", "probe", "behaviour", "layergraph"}) {
     const MapperConfig c = small_config(encoder);
     Mapper mapper(c);
     torch::NoGradGuard no_grad;
@@ -89,7 +95,7 @@ TEST(Mapper, InvariantEncoderAndDecoderIgnorePermutationsOfTheSubject) {
     const Memory ma = mapper->encode(collate({&ia}, c, torch::kCPU)), mb = mapper->encode(collate({&ib}, c, torch::kCPU));
     const float memory_diff = (sorted_rows(ma) - sorted_rows(mb)).abs().max().item<float>();
     const float logit_diff = (mapper->decode(tokens, ma) - mapper->decode(tokens, mb)).abs().max().item<float>();
-    if (std::string(encoder) == "invariant") {
+    if (std::string(encoder) != "layergraph") {
       EXPECT_LT(memory_diff, 1e-4f);
       EXPECT_LT(logit_diff, 1e-4f);
     } else {
@@ -198,6 +204,8 @@ TEST(Mapper, TrainingStepsDriveTheLossDownOnTwoSubjects) {
 // decompile; bad checkpoints refused with one line.
 
 #include <filesystem>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "core/safetensors.h"
@@ -216,6 +224,81 @@ const std::string kCases = MM_CASES_DIR;
 test::Ran modelmap(const std::string& args) { return test::run_shell(kBin + " " + args); }
 
 }  // namespace
+
+// The encoders that run the subject (behaviour, probe) train, evaluate and decompile end to end; the
+// target is the reduced form unless asked otherwise, and eval scores against both forms; the split by view
+// puts a program's views on both sides, and eval takes the mapper's split (a floor of the other split is
+// refused); --programs trains on a prefix of the train split; resuming with other settings is refused.
+TEST(MapperCli, FunctionalEncodersTargetsAndSplits) {
+  const std::string dir = std::filesystem::temp_directory_path() / ("mm_test_mapper_fn_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string corpus = dir + "/c.sqlite";
+  ASSERT_EQ(modelmap("corpus build --lang rasp --from " + kCases + "/corpus_rasp_reduce.jsonl --preset tiny --views 3 "
+                     "--view-every 50 --threads 1 --out " + corpus).exit_code, 0);
+  const std::string train = "mapper train --corpus " + corpus + " --d-model 32 --threads 1 --patience 0 ";
+  for (const char* encoder : {"behaviour", "probe"}) {
+    SCOPED_TRACE(encoder);
+    const std::string m = dir + "/" + encoder + ".pt";
+    const test::Ran t = modelmap(train + "--epochs 1 --encoder " + encoder + " -o " + m);
+    ASSERT_EQ(t.exit_code, 0) << t.err;
+    const MapperConfig c = read_mapper_checkpoint(m).config;
+    EXPECT_EQ(c.encoder, encoder);
+    EXPECT_EQ(c.target, "reduced");
+    EXPECT_EQ(c.split, "program");
+    const test::Ran e = modelmap("eval --corpus " + corpus + " --mapper " + m + " --json " + dir + "/r.json");
+    ASSERT_EQ(e.exit_code, 0) << e.err;
+    EXPECT_NE(e.out.find("token acc. (as sampled)"), std::string::npos) << e.out;
+    const auto report = nlohmann::json::parse(test::slurp(dir + "/r.json"));
+    EXPECT_TRUE(report["mapper"]["all"].contains("sampled_token_accuracy")) << report.dump();
+    ASSERT_EQ(modelmap("corpus export " + corpus + " --view 1 -o " + dir + "/v.safetensors").exit_code, 0);
+    const test::Ran d = modelmap("decompile " + dir + "/v.safetensors --mapper " + m + " --search none");
+    ASSERT_EQ(d.exit_code, 0) << d.err;
+  }
+  // Sampled targets, and a resume that would change them, refused.
+  ASSERT_EQ(modelmap(train + "--epochs 1 --target sampled -o " + dir + "/s.pt").exit_code, 0);
+  EXPECT_EQ(read_mapper_checkpoint(dir + "/s.pt").config.target, "sampled");
+  const test::Ran other = modelmap(train + "--epochs 2 -o " + dir + "/s.pt");
+  EXPECT_NE(other.exit_code, 0);
+  EXPECT_NE(other.err.find("another configuration"), std::string::npos) << other.err;
+  // Split by view: a program's views on both sides (9 views of 3 programs: the test side holds a program
+  // whose other views trained), and eval scores the mapper's own test split.
+  const test::Ran v = modelmap(train + "--epochs 1 --split view -o " + dir + "/view.pt");
+  ASSERT_EQ(v.exit_code, 0) << v.err;
+  const test::Ran vf = modelmap(train + "--epochs 1 --split view --no-weights -o " + dir + "/view_floor.pt");
+  ASSERT_EQ(vf.exit_code, 0) << vf.err;
+  auto db = Corpus::open(corpus, false, true);
+  std::map<int64_t, std::set<std::string>> sides;  // program -> splits its views fall in
+  Statement q(db->db(), "SELECT p.id, p.hash, m.seed, v.ordinal FROM views v JOIN models m ON m.id = v.model_id "
+                        "JOIN programs p ON p.id = m.program_id");
+  int64_t test_views = 0;
+  while (q.step()) {
+    const std::string side = view_split(q.text(1), q.int64(2), q.int64(3));
+    sides[q.int64(0)].insert(side);
+    test_views += side == "test";
+  }
+  EXPECT_TRUE(std::any_of(sides.begin(), sides.end(), [](const auto& p) { return p.second.size() == 2; }))
+      << "some program has views on both sides";
+  const test::Ran ve = modelmap("eval --corpus " + corpus + " --mapper " + dir + "/view.pt --floor " + dir +
+                                "/view_floor.pt --json " + dir + "/rv.json");
+  if (test_views == 0) {
+    EXPECT_NE(ve.exit_code, 0);
+  } else {
+    ASSERT_EQ(ve.exit_code, 0) << ve.err;
+    EXPECT_NE(ve.out.find("(split by view)"), std::string::npos) << ve.out;
+    EXPECT_EQ(nlohmann::json::parse(test::slurp(dir + "/rv.json"))["mapper"]["all"]["n"].get<int64_t>(), test_views);
+  }
+  const test::Ran mixed = modelmap("eval --corpus " + corpus + " --mapper " + dir + "/view.pt --floor " + dir + "/s.pt");
+  EXPECT_NE(mixed.exit_code, 0);
+  EXPECT_NE(mixed.err.find("their test splits differ"), std::string::npos) << mixed.err;
+  // A train prefix: one program of the train split; more than it holds is refused with one line.
+  ASSERT_EQ(modelmap(train + "--epochs 1 --programs 1 -o " + dir + "/one.pt").exit_code, 0);
+  EXPECT_EQ(read_mapper_checkpoint(dir + "/one.pt").config.train_programs, 1);
+  const test::Ran many = modelmap(train + "--epochs 1 --programs 50 -o " + dir + "/many.pt");
+  EXPECT_NE(many.exit_code, 0);
+  EXPECT_NE(many.err.find("--programs 50"), std::string::npos) << many.err;
+  std::filesystem::remove_all(dir);
+}
 
 TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
   const std::string dir = std::filesystem::temp_directory_path() / ("mm_test_mapper_" + std::to_string(getpid()));

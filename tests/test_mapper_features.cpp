@@ -58,6 +58,38 @@ TEST(MapperFeatures, InvariantEncodingIgnoresHeadUnitAndResidualOrder) {
   EXPECT_FALSE(same_rows_as_set(invariant_input(r, spec).heads, base.heads, static_cast<size_t>(spec.head_features()), 1e-4f));
 }
 
+TEST(MapperFeatures, ProbeEncodingIgnoresHeadUnitAndResidualOrder) {
+  const SubjectModel m = random_subject(arch_of(16, 2, 4, 5), 7);
+  const FeatureSpec spec{6, 5, 8, 1024};
+  const FunctionalInput base = functional_input(m, spec, true);
+  ASSERT_EQ(base.internals.heads.size(), static_cast<size_t>(2 * 4) * spec.probe_head_features());
+  ASSERT_EQ(base.internals.neurons.size(), static_cast<size_t>(2) * m.arch.d_mlp() * spec.probe_neuron_features());
+  ASSERT_EQ(base.behaviour.io.size(), static_cast<size_t>(base.behaviour.n) * 2 * spec.max_len);
+  for (float x : base.internals.heads) ASSERT_TRUE(std::isfinite(x));
+  for (float x : base.internals.neurons) ASSERT_TRUE(std::isfinite(x));
+  // Attention means over a query's keys sum to 1 wherever every key pair of a query pair was seen together:
+  // a coarse check that the table holds attention probabilities (entries lie in [0, 1]).
+  for (size_t k = 0; k < static_cast<size_t>(spec.pairs() * spec.pairs()); ++k) {
+    ASSERT_GE(base.internals.heads[k], 0.f);
+    ASSERT_LE(base.internals.heads[k], 1.f + 1e-5f);
+  }
+  const SubjectModel p = permuted_subject(m, 1, 0, 9);
+  const FunctionalInput q = functional_input(p, spec, true);
+  ASSERT_NE(q.internals.heads, base.internals.heads) << "the permutation did change the heads' order";
+  EXPECT_EQ(q.behaviour.io, base.behaviour.io);
+  EXPECT_TRUE(same_rows_as_set(q.internals.heads, base.internals.heads, static_cast<size_t>(spec.probe_head_features()), 1e-4f));
+  EXPECT_TRUE(same_rows_as_set(q.internals.neurons, base.internals.neurons, static_cast<size_t>(spec.probe_neuron_features()), 1e-4f));
+  // The behaviour alone is the same table, without internals.
+  const FunctionalInput b = functional_input(m, spec, false);
+  EXPECT_EQ(b.behaviour.io, base.behaviour.io);
+  EXPECT_TRUE(b.internals.heads.empty());
+  // A control: a real change of weights changes the encoding.
+  SubjectModel r = m;
+  r.weights["blocks.0.attn.qkv.weight"].data[3] += 1.0f;
+  EXPECT_FALSE(same_rows_as_set(functional_input(r, spec, true).internals.heads, base.internals.heads,
+                                static_cast<size_t>(spec.probe_head_features()), 1e-4f));
+}
+
 TEST(MapperFeatures, InvariantEncodingSizeDoesNotDependOnWidth) {
   const FeatureSpec spec{6, 5, 8, 1024};
   const InvariantInput narrow = invariant_input(random_subject(arch_of(16, 1, 2, 5), 1), spec);

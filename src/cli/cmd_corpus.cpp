@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
@@ -108,6 +109,24 @@ Command add_merge(CLI::App& corpus) {
           }};
 }
 
+Command add_migrate(CLI::App& corpus) {
+  struct Options {
+    std::string path;
+    int threads = 0;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* app = corpus.add_subcommand("migrate",
+                                        "bring an older corpus to this modelmap's format in place (version 1 -> 2: "
+                                        "adds each program's reduced form; resumable)");
+  app->add_option("corpus", o->path, "corpus file")->required();
+  app->add_option("--threads", o->threads, "programs reduced at once (0 = every core)")->check(CLI::Range(0, 1024));
+  return {app, [o] {
+            const int threads = o->threads > 0 ? o->threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+            corpus_migrate(o->path, threads, [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
+            return 0;
+          }};
+}
+
 Command add_stats(CLI::App& corpus) {
   auto path = std::make_shared<std::string>();
   CLI::App* app = corpus.add_subcommand("stats", "counts by language, preset, size, status and split; steps to convergence");
@@ -131,6 +150,23 @@ Command add_stats(CLI::App& corpus) {
             std::printf("programs by split:     %s\n", counts("SELECT split, count(*) FROM programs GROUP BY 1 ORDER BY 1").c_str());
             std::printf("views by split:        %s\n", counts("SELECT p.split, count(*) FROM views v JOIN models m ON m.id = v.model_id "
                                                               "JOIN programs p ON p.id = m.program_id GROUP BY 1 ORDER BY 1").c_str());
+            {
+              // Reduced forms (format 2): how many programs reduce, and the tokens saved (words of the canonical tokens).
+              Statement red(db, "SELECT tokens, reduced_tokens FROM programs");
+              int64_t n = 0, shorter = 0, before = 0, after = 0;
+              auto words = [](const std::string& t) { return t.empty() ? 0 : 1 + std::count(t.begin(), t.end(), ' '); };
+              while (red.step()) {
+                ++n;
+                const std::string a = red.text(0), b = red.text(1);
+                shorter += a != b;
+                before += words(a);
+                after += words(b);
+              }
+              std::printf("programs reduced:      %lld of %lld (%.1f%%); tokens %lld -> %lld (%.1f%% fewer)\n",
+                          static_cast<long long>(shorter), static_cast<long long>(n), n ? 100.0 * static_cast<double>(shorter) / static_cast<double>(n) : 0.0,
+                          static_cast<long long>(before), static_cast<long long>(after),
+                          before ? 100.0 * static_cast<double>(before - after) / static_cast<double>(before) : 0.0);
+            }
             std::printf("models by origin:      %s\n", counts("SELECT origin, count(*) FROM models GROUP BY 1 ORDER BY 1").c_str());
             std::printf("models by preset:      %s\n", counts("SELECT preset, count(*) FROM models GROUP BY 1 ORDER BY 1").c_str());
             std::printf("models by status:      %s\n", counts("SELECT status, count(*) FROM models GROUP BY 1 ORDER BY 1").c_str());
@@ -236,6 +272,7 @@ Command add_corpus_command(CLI::App& root, std::vector<Command>& subcommands) {
   app->require_subcommand(1);
   subcommands.push_back(add_build(*app));
   subcommands.push_back(add_merge(*app));
+  subcommands.push_back(add_migrate(*app));
   subcommands.push_back(add_stats(*app));
   subcommands.push_back(add_list(*app));
   subcommands.push_back(add_export(*app));

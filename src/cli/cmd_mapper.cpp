@@ -29,8 +29,11 @@ Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands) {
   train->add_option("--corpus", o->corpus, "corpus file")->required();
   train->add_option("-o,--out", o->out, "mapper checkpoint (an existing one is resumed)")->required();
   train->add_option("--lang", o->language, "language (default: the corpus's only one)")->check(CLI::IsMember({"rasp", "python"}));
-  train->add_option("--encoder", o->encoder, "layergraph (the paper's) or invariant (ours)")
-      ->check(CLI::IsMember({"layergraph", "invariant"}));
+  train->add_option("--encoder", o->encoder,
+                    "what reads the subject: layergraph (its weights, the paper's), invariant (its weights' circuits, "
+                    "ours), behaviour (its outputs on a probe set) or probe (its outputs, attention and MLP "
+                    "activations on the probe set)")
+      ->check(CLI::IsMember({"layergraph", "invariant", "behaviour", "probe"}));
   train->add_option("--epochs", o->epochs, "total epochs")->check(CLI::Range(1, 100000));
   train->add_option("--patience", o->patience,
                     "stop after this many epochs without a lower held-out loss (0 = never; the checkpoint keeps the best epoch)")
@@ -39,6 +42,23 @@ Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands) {
   train->add_option("--lr", o->lr, "AdamW learning rate")->check(CLI::Range(1e-7, 0.5));
   train->add_option("--d-model", o->d_model, "mapper width")->check(CLI::Range(8, 4096));
   train->add_flag("--no-weights", o->no_weights, "train the floor: the encoder's input zeroed");
+  train->add_option("--target", o->target,
+                    "what the mapper learns to write: each program's reduced form (the default; the shortest "
+                    "equivalent program, which the model's behaviour identifies) or the form it was sampled in")
+      ->check(CLI::IsMember({"reduced", "sampled"}));
+  train->add_option("--split", o->split,
+                    "how views fall into train and test: by program (the default: a program's views all on one side, "
+                    "so the test split holds unseen programs) or by view (the paper's 80/20 split of (model, program) "
+                    "pairs: a program's views fall on both sides); eval uses the mapper's")
+      ->check(CLI::IsMember({"program", "view"}));
+  train->add_option("--views", o->views,
+                    "read at most this many views of each subject model, lowest ordinals first (0 = all); eval reads the "
+                    "mapper's choice")
+      ->check(CLI::Range(0, 1'000'000));
+  train->add_option("--programs", o->programs,
+                    "train on the first N programs of the train split (in id order; 0 = all): corpus sizes for a "
+                    "scaling curve that share one test split")
+      ->check(CLI::Range(int64_t{0}, int64_t{100'000'000}));
   train->add_option("--seed", o->seed, "initialisation and shuffling");
   train->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   train->add_option("--threads", o->threads, "torch threads (0 = torch's default)")->check(CLI::Range(0, 1024));

@@ -14,11 +14,6 @@
 
 namespace mm::cli {
 
-namespace {
-constexpr uint64_t kReduceInputs = 100'000;  // the whole domain where it holds fewer (RASP: 3,905)
-constexpr uint64_t kReduceSeed = 7;
-}  // namespace
-
 Command add_sample_command(CLI::App& root) {
   struct Options {
     std::string lang = "rasp";
@@ -60,7 +55,7 @@ Command add_sample_command(CLI::App& root) {
               std::filesystem::create_directories(o->out_dir, ec);
               if (ec) throw Error("cannot create directory '" + o->out_dir + "': " + ec.message());
             }
-            const std::vector<Input> reduce_inputs = o->reduce ? config.domain.evaluation_set(kReduceInputs, kReduceSeed) : std::vector<Input>{};
+            const std::vector<Input> reduce_inputs = o->reduce ? reduction_inputs(config.domain) : std::vector<Input>{};
             int64_t reduced = 0, tokens_before = 0, tokens_after = 0;
             for (int64_t k = 0; k < o->count; ++k) {
               auto p = sampler.next(rng);

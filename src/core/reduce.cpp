@@ -61,4 +61,6 @@ Reduction reduce_program(const Language& lang, const Program& program, const std
   return r;
 }
 
+std::vector<Input> reduction_inputs(const InputDomain& domain) { return domain.evaluation_set(kReduceInputs, kReduceSeed); }
+
 }  // namespace mm

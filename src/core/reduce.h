@@ -28,4 +28,10 @@ struct Reduction {
 // raises counts as equal). Never returns a program with more tokens.
 Reduction reduce_program(const Language& lang, const Program& program, const std::vector<Input>& inputs);
 
+// The inputs a reduction is judged on for a domain: the whole domain where it holds at most 100,000 inputs
+// (RASP's default: 3,905), else a fixed sample of 100,000 (seed 7). What `sample --reduce` and the corpus use.
+constexpr uint64_t kReduceInputs = 100'000;
+constexpr uint64_t kReduceSeed = 7;
+std::vector<Input> reduction_inputs(const InputDomain& domain);
+
 }  // namespace mm

@@ -12,6 +12,7 @@
 #include "core/hash.h"
 #include "core/parallel.h"
 #include "core/progress.h"
+#include "core/reduce.h"
 #include "core/rng.h"
 #include "core/sample.h"
 
@@ -99,12 +100,40 @@ BuildSummary corpus_build(Corpus& corpus, const BuildConfig& config, const std::
   const std::string preset = compiled ? "compiled" : config.size.preset;
   std::vector<PendingProgram> pending;
   {
+    // Programs not yet stored get their reduced form first (core/reduce.h), on the build's domain, in parallel.
+    const Language& lang = language_by_name(config.language);
+    std::vector<size_t> mine, fresh;
+    for (size_t i = 0; i < list.size(); ++i)
+      if (static_cast<int>(i % static_cast<size_t>(config.shard_count)) == config.shard_index) mine.push_back(i);
+    {
+      Statement find(corpus.db(), "SELECT 1 FROM programs WHERE language = ? AND tokens = ?");
+      for (size_t i : mine) {
+        find.bind(1, config.language).bind(2, join(list[i]->tokens()));
+        if (!find.step()) fresh.push_back(i);
+        find.reset();
+      }
+    }
+    std::map<size_t, std::pair<std::string, std::string>> reduced;  // list index -> (source, tokens)
+    if (!fresh.empty()) {
+      log("reducing " + std::to_string(fresh.size()) + " new programs");
+      const std::vector<Input> inputs = reduction_inputs(config.domain);
+      std::vector<std::pair<std::string, std::string>> out(fresh.size());
+      const int threads = config.train.threads > 0 ? config.train.threads
+                                                   : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      parallel_for(fresh.size(), threads, [&](size_t k) {
+        const Reduction r = reduce_program(lang, *list[fresh[k]], inputs);
+        out[k] = {r.program->text(), join(r.program->tokens())};
+      });
+      for (size_t k = 0; k < fresh.size(); ++k) reduced[fresh[k]] = std::move(out[k]);
+    }
     Db::Transaction t(corpus.db());
-    for (size_t i = 0; i < list.size(); ++i) {
-      if (static_cast<int>(i % static_cast<size_t>(config.shard_count)) != config.shard_index) continue;
+    for (size_t i : mine) {
       ++summary.in_shard;
       const std::string tokens = join(list[i]->tokens());
-      const int64_t id = corpus.add_program(config.language, list[i]->text(), tokens);
+      const auto it = reduced.find(i);
+      const int64_t id = it == reduced.end() ? corpus.add_program(config.language, list[i]->text(), tokens, "", "")
+                                             : corpus.add_program(config.language, list[i]->text(), tokens,
+                                                                  it->second.first, it->second.second);
       if (corpus.has_model(id, config.origin, preset)) {
         ++summary.already;
         continue;

@@ -19,6 +19,8 @@ CREATE TABLE programs(
   tokens TEXT NOT NULL,
   hash TEXT NOT NULL,
   split TEXT NOT NULL CHECK (split IN ('train', 'test')),
+  reduced_source TEXT,
+  reduced_tokens TEXT,
   UNIQUE(language, tokens));
 CREATE TABLE models(
   id INTEGER PRIMARY KEY,
@@ -94,6 +96,10 @@ std::unique_ptr<Corpus> Corpus::open(const std::string& path, bool create, bool 
       throw Error(not_corpus + " (it has no meta table)");
     }
     if (format != kCorpusFormat) throw Error(not_corpus + " (format '" + format + "')");
+    if (version == "1")
+      throw Error("'" + path + "' is a modelmap corpus of format version 1, which lacks the programs' reduced forms; " +
+                  "run `modelmap corpus migrate " + path + "` to add them (this modelmap reads version " +
+                  std::to_string(kCorpusFormatVersion) + ")");
     if (version != std::to_string(kCorpusFormatVersion))
       throw Error("'" + path + "' is a modelmap corpus of format version " + version + "; this modelmap reads version " +
                   std::to_string(kCorpusFormatVersion) + " (rebuild it, or use a matching modelmap)");
@@ -103,21 +109,25 @@ std::unique_ptr<Corpus> Corpus::open(const std::string& path, bool create, bool 
   return c;
 }
 
-int64_t Corpus::add_program(const std::string& language, const std::string& source, const std::string& tokens) {
+int64_t Corpus::add_program(const std::string& language, const std::string& source, const std::string& tokens,
+                            const std::string& reduced_source, const std::string& reduced_tokens) {
   Statement find(db_, "SELECT id FROM programs WHERE language = ? AND tokens = ?");
   find.bind(1, language).bind(2, tokens);
   if (find.step()) return find.int64(0);
   const std::string hash = program_hash(language, tokens);
-  Statement ins(db_, "INSERT INTO programs(language, source, tokens, hash, split) VALUES (?, ?, ?, ?, ?)");
-  ins.bind(1, language).bind(2, source).bind(3, tokens).bind(4, hash).bind(5, split_of(hash)).run();
+  Statement ins(db_,
+                "INSERT INTO programs(language, source, tokens, hash, split, reduced_source, reduced_tokens) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)");
+  ins.bind(1, language).bind(2, source).bind(3, tokens).bind(4, hash).bind(5, split_of(hash));
+  ins.bind(6, reduced_source).bind(7, reduced_tokens).run();
   return db_.last_insert_id();
 }
 
 std::optional<ProgramRecord> Corpus::program(int64_t id) {
-  Statement q(db_, "SELECT id, language, source, tokens, hash, split FROM programs WHERE id = ?");
+  Statement q(db_, "SELECT id, language, source, tokens, hash, split, reduced_source, reduced_tokens FROM programs WHERE id = ?");
   q.bind(1, id);
   if (!q.step()) return std::nullopt;
-  return ProgramRecord{q.int64(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5)};
+  return ProgramRecord{q.int64(0), q.text(1), q.text(2), q.text(3), q.text(4), q.text(5), q.text(6), q.text(7)};
 }
 
 bool Corpus::has_model(int64_t program_id, const std::string& origin, const std::string& preset) {
@@ -187,8 +197,8 @@ std::pair<int64_t, int64_t> corpus_merge(Corpus& target, const std::string& sour
   const int64_t programs_before = count.int64(0), models_before = count.int64(1);
   count.reset();
   db.exec(R"(
-    INSERT OR IGNORE INTO programs(language, source, tokens, hash, split)
-      SELECT language, source, tokens, hash, split FROM src.programs ORDER BY id;
+    INSERT OR IGNORE INTO programs(language, source, tokens, hash, split, reduced_source, reduced_tokens)
+      SELECT language, source, tokens, hash, split, reduced_source, reduced_tokens FROM src.programs ORDER BY id;
     CREATE TEMP TABLE model_map AS
       SELECT sm.id AS src_id, p.id AS program_id, sm.origin, sm.preset
       FROM src.models sm JOIN src.programs sp ON sp.id = sm.program_id

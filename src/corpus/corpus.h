@@ -1,10 +1,12 @@
 // The corpus: one SQLite file (WAL) holding programs, the models trained (or compiled) on them, and each
 // model's views with their weights as safetensors blobs. A program's split (train/test, 80/20) is fixed
 // by its content hash, so every view of a program lands on one side. Programs are deduplicated by their
-// canonical tokens. Writes of one model and its views are one transaction: a killed build loses at most
+// canonical tokens; each is stored with its reduced form (core/reduce.h: the shortest equivalent program
+// the language's shrinking moves reach), which is what a mapper learns to write. Writes of one model and its views are one transaction: a killed build loses at most
 // the models in flight. No torch here.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,7 +17,8 @@
 namespace mm {
 
 constexpr const char* kCorpusFormat = "modelmap-corpus";
-constexpr int kCorpusFormatVersion = 1;
+// Version 2 added each program's reduced form; `corpus_migrate` brings a version-1 corpus up to it.
+constexpr int kCorpusFormatVersion = 2;
 
 struct ProgramRecord {
   int64_t id = 0;
@@ -24,6 +27,7 @@ struct ProgramRecord {
   std::string tokens;  // canonical tokens, space-separated
   std::string hash;    // 16 hex digits: fnv1a64(language + "\n" + tokens)
   std::string split;   // "train" or "test"
+  std::string reduced_source, reduced_tokens;  // the reduced form (equal to source/tokens when nothing reduces)
 };
 
 struct ViewRecord {
@@ -66,8 +70,9 @@ class Corpus {
   Db& db() { return db_; }
   const std::string& path() const { return db_.path(); }
 
-  // The id of the program with these tokens, adding it if new.
-  int64_t add_program(const std::string& language, const std::string& source, const std::string& tokens);
+  // The id of the program with these tokens, adding it (with its reduced form) if new.
+  int64_t add_program(const std::string& language, const std::string& source, const std::string& tokens,
+                      const std::string& reduced_source, const std::string& reduced_tokens);
   std::optional<ProgramRecord> program(int64_t id);
   // Whether a model of this program, origin and preset exists (any seed).
   bool has_model(int64_t program_id, const std::string& origin, const std::string& preset);
@@ -86,5 +91,15 @@ class Corpus {
 // matched by its tokens, and a model whose program already has a model of the same origin and preset is
 // skipped. Returns (programs added, models added).
 std::pair<int64_t, int64_t> corpus_merge(Corpus& target, const std::string& source_path);
+
+// The format version of a corpus file (0 when it is not a modelmap corpus).
+int corpus_format_version(const std::string& path);
+
+// Brings a version-1 corpus to version 2 in place: adds the reduced-form columns and reduces every program
+// on the domain its models were trained on (read from the first stored view; the language's default domain
+// for a program with none), `threads` programs at a time, each batch one transaction. A killed migration
+// resumes where it stopped; the version is raised only when every program has its reduced form. Returns
+// the programs reduced now (0 for a corpus already at version 2). `log` gets progress lines.
+int64_t corpus_migrate(const std::string& path, int threads, const std::function<void(const std::string&)>& log);
 
 }  // namespace mm

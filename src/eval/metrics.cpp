@@ -27,10 +27,16 @@ Agreement count_agreement(const Outputs& mine, const Outputs& reference, const s
 
 ProgramScore score_program(const Language& lang, const std::vector<std::string>& decoded,
                            const std::vector<std::string>& target, const std::vector<Input>& inputs,
-                           const Outputs& truth, const Outputs& predicted, const Gpt2Bpe* bpe) {
+                           const Outputs& truth, const Outputs& predicted, const Gpt2Bpe* bpe,
+                           const std::vector<std::string>* sampled) {
   ProgramScore s;
   s.token_accuracy = token_accuracy(decoded, target);
   s.exact = decoded == target;
+  if (sampled) {
+    s.has_sampled = true;
+    s.sampled_token_accuracy = token_accuracy(decoded, *sampled);
+    s.sampled_exact = decoded == *sampled;
+  }
   std::unique_ptr<Program> program;
   try {
     program = lang.detokenize(decoded);
@@ -55,6 +61,7 @@ void ScoreSummary::add(const ProgramScore& s) {
   token_accuracy += s.token_accuracy;
   if (s.bpe_token_accuracy >= 0) bpe_token_accuracy += s.bpe_token_accuracy, has_bpe = true;
   exact += s.exact;
+  if (s.has_sampled) sampled_token_accuracy += s.sampled_token_accuracy, sampled_exact += s.sampled_exact, has_sampled = true;
   parses += s.parses;
   equivalent += s.equivalent;
   fidelity_position += s.fidelity_position;
@@ -65,7 +72,7 @@ ScoreSummary ScoreSummary::mean() const {
   ScoreSummary m = *this;
   const double d = n ? static_cast<double>(n) : 1.0;
   for (double* f : {&m.token_accuracy, &m.bpe_token_accuracy, &m.exact, &m.parses, &m.equivalent, &m.fidelity_position,
-                    &m.fidelity_sequence})
+                    &m.fidelity_sequence, &m.sampled_token_accuracy, &m.sampled_exact})
     *f /= d;
   return m;
 }

@@ -2,7 +2,8 @@
 // report's table. No torch.
 //   token accuracy (the paper's): positions where the decoded token equals the target's, over the
 //     target's length (a missing token counts as wrong); for list-Python also on GPT-2 BPE tokens of
-//     both printed programs;
+//     both printed programs. The target is the program's reduced form (core/reduce.h), the one a model's
+//     behaviour identifies; token accuracy and exact match against the sampled form are kept beside it;
 //   exact match: the same canonical token sequence;  parses: the tokens detokenize;
 //   functional equivalence: on every evaluation input the decoded program's output equals the true
 //     program's (raising where it raises counts as equal);
@@ -37,6 +38,9 @@ struct ProgramScore {
   double token_accuracy = 0;
   double bpe_token_accuracy = -1;  // list-Python only
   bool exact = false;
+  bool has_sampled = false;              // the two below were measured (against the sampled form)
+  double sampled_token_accuracy = 0;
+  bool sampled_exact = false;
   bool parses = false;
   bool equivalent = false;
   double fidelity_position = 0;
@@ -54,17 +58,19 @@ double token_accuracy_of(const std::vector<T>& decoded, const std::vector<T>& ta
 }
 
 // `truth` = run_on(true program, inputs); `predicted` = the subject model's outputs on the same inputs.
-// `bpe` (may be null) adds the GPT-2 token accuracy of the printed programs.
+// `bpe` (may be null) adds the GPT-2 token accuracy of the printed programs; `sampled` (may be null), the
+// token accuracy and exact match against the program as sampled.
 ProgramScore score_program(const Language& lang, const std::vector<std::string>& decoded,
                            const std::vector<std::string>& target, const std::vector<Input>& inputs,
-                           const Outputs& truth, const Outputs& predicted, const Gpt2Bpe* bpe);
+                           const Outputs& truth, const Outputs& predicted, const Gpt2Bpe* bpe,
+                           const std::vector<std::string>* sampled = nullptr);
 
 // Running sums of scores: one row of the report.
 struct ScoreSummary {
   int64_t n = 0;
   double token_accuracy = 0, bpe_token_accuracy = 0, exact = 0, parses = 0, equivalent = 0, fidelity_position = 0,
-         fidelity_sequence = 0;
-  bool has_bpe = false;
+         fidelity_sequence = 0, sampled_token_accuracy = 0, sampled_exact = 0;
+  bool has_bpe = false, has_sampled = false;
   void add(const ProgramScore& s);
   ScoreSummary mean() const;  // every field divided by n
 };

@@ -14,6 +14,8 @@ std::string MapperConfig::to_json() const {
                         {"n_heads", n_heads},         {"d_ff", d_ff},
                         {"rel_buckets", rel_buckets}, {"rel_max_distance", rel_max_distance},
                         {"max_tokens", max_tokens},   {"no_weights", no_weights},
+                        {"target", target},           {"split", split},
+                        {"train_programs", train_programs}, {"views_per_model", views_per_model},
                         {"features", nlohmann::json::parse(features.to_json())}}
       .dump();
 }
@@ -32,6 +34,10 @@ MapperConfig MapperConfig::from_json(const std::string& text) {
     c.rel_max_distance = j.at("rel_max_distance").get<int>();
     c.max_tokens = j.at("max_tokens").get<int>();
     c.no_weights = j.at("no_weights").get<bool>();
+    c.target = j.value("target", std::string("sampled"));
+    c.split = j.value("split", std::string("program"));
+    c.train_programs = j.value("train_programs", int64_t{0});
+    c.views_per_model = j.value("views_per_model", 0);
     c.features = FeatureSpec::from_json(j.at("features").dump());
     c.validate();
     return c;
@@ -42,8 +48,11 @@ MapperConfig MapperConfig::from_json(const std::string& text) {
 
 void MapperConfig::validate() const {
   language_by_name(language);
-  if (encoder != "layergraph" && encoder != "invariant")
-    throw Error("unknown encoder '" + encoder + "' (choose layergraph or invariant)");
+  if (encoder != "layergraph" && encoder != "invariant" && encoder != "behaviour" && encoder != "probe")
+    throw Error("unknown encoder '" + encoder + "' (choose layergraph, invariant, behaviour or probe)");
+  if (target != "reduced" && target != "sampled") throw Error("unknown target '" + target + "' (choose reduced or sampled)");
+  if (views_per_model < 0) throw Error("views per model must be 0 (all) or more");
+  if (split != "program" && split != "view") throw Error("unknown split '" + split + "' (choose program or view)");
   if (d_model < 8 || d_model > 4096) throw Error("d_model must be in 8..4096");
   if (n_heads < 1 || d_model % n_heads != 0) throw Error("d_model must be a multiple of the decoder's heads");
   if (n_layers < 1 || n_layers > 24) throw Error("decoder layers must be in 1..24");
@@ -58,7 +67,8 @@ EncoderInput encoder_input(const SubjectModel& m, const MapperConfig& config) {
     throw Error("the subject has " + std::to_string(m.arch.n_layers) + " layers; the mapper reads at most " +
                 std::to_string(kMaxLayerEmbeddings));
   if (config.encoder == "layergraph") in.graph = layergraph_input(m, config.features);
-  else in.circuits = invariant_input(m, config.features);
+  else if (config.encoder == "invariant") in.circuits = invariant_input(m, config.features);
+  else in.functional = functional_input(m, config.features, /*internals=*/config.encoder == "probe");
   return in;
 }
 

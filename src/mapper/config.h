@@ -12,7 +12,8 @@ constexpr int kMaxLayerEmbeddings = 16;  // subject layers the invariant encoder
 
 struct MapperConfig {
   std::string language = "rasp";
-  std::string encoder = "invariant";  // "layergraph" or "invariant"
+  std::string encoder = "invariant";  // "layergraph", "invariant" (weights), "behaviour" or "probe" (the
+                                      // subject run on a probe set; features.h)
   int d_model = 128;                  // encoder output and decoder width
   int n_layers = 3;                   // decoder layers (paper: 3)
   int n_heads = 8;                    // decoder attention heads (paper: 8)
@@ -20,6 +21,16 @@ struct MapperConfig {
   int rel_buckets = 32;               // T5 relative position buckets
   int rel_max_distance = 128;         // T5: distances beyond share the last bucket
   int max_tokens = 512;               // the longest token sequence decoded (program tokens + <eos>)
+  std::string target = "reduced";     // what it learns to write: the program's "reduced" form (corpus.h)
+                                      // or the form it was "sampled" in (checkpoints before the reduced
+                                      // form existed say nothing, and were trained on "sampled")
+  std::string split = "program";      // how views fall into train and test: by "program" (all views of a
+                                      // program on one side, its hash decides; ours) or by "view" (each
+                                      // view's own hash decides, so a program's views fall on both sides:
+                                      // the paper's 80/20 split of (model, program) pairs, as we read it)
+  int64_t train_programs = 0;         // trained on the first this many train programs (0 = all)
+  int views_per_model = 0;            // reads at most this many views of each model, lowest ordinals
+                                      // first, in training and evaluation (0 = all)
   bool no_weights = false;            // the floor: the encoder's input is zeroed (what the program prior gives)
   FeatureSpec features;               // encoder input sizes, fixed from the training corpus
 
@@ -31,8 +42,9 @@ struct MapperConfig {
 // What the encoder reads of one subject (computed once per view, CPU). Throws mm::Error when the subject
 // does not fit the mapper's feature spec.
 struct EncoderInput {
-  LayerGraphInput graph;   // layergraph
-  InvariantInput circuits; // invariant
+  LayerGraphInput graph;       // layergraph
+  InvariantInput circuits;     // invariant
+  FunctionalInput functional;  // behaviour (its .behaviour only) and probe
 };
 EncoderInput encoder_input(const SubjectModel& m, const MapperConfig& config);
 

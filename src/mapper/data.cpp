@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/language.h"
 #include "core/progress.h"
 #include "core/safetensors.h"
@@ -24,6 +25,18 @@ SubjectModel subject_of_view(const std::string& weights, int64_t view_id) {
 }
 
 }  // namespace
+
+std::string view_split(const std::string& program_hash, int64_t model_seed, int64_t ordinal) {
+  // FNV-1a's last byte barely reaches the residue mod 5 (ordinals 0, 1, 2 gave residues 2, 3, 4 for every
+  // program tried), so the hash is mixed once more (splitmix64's finaliser) before the split is taken.
+  uint64_t x = fnv1a64("view " + program_hash + " " + std::to_string(model_seed) + " " + std::to_string(ordinal));
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return split_of(hex64(x));
+}
 
 std::string corpus_language(Corpus& corpus) {
   Statement q(corpus.db(), "SELECT DISTINCT p.language FROM programs p JOIN models m ON m.program_id = p.id "
@@ -57,30 +70,48 @@ std::vector<MapperExample> load_examples(Corpus& corpus, const MapperConfig& con
                                          bool keep_subjects) {
   const Language& lang = language_by_name(config.language);
   const auto& vocab = lang.vocabulary();
-  std::string sql = std::string("SELECT v.id, p.id, p.split, m.params, p.tokens, v.weights ") + kLearnedViews;
-  if (!split.empty()) sql += " AND p.split = ?";
+  // By program, SQL selects the split; by view, every view is read and its split computed first.
+  const bool by_program = config.split == "program";
+  std::string sql = std::string("SELECT v.id, p.id, p.split, m.params, p.tokens, v.weights, p.reduced_tokens, p.hash, m.seed, "
+                                "v.ordinal ") + kLearnedViews;
+  if (!split.empty() && by_program) sql += " AND p.split = ?";
+  if (config.views_per_model > 0) sql += " AND v.ordinal < " + std::to_string(config.views_per_model);
   sql += " ORDER BY v.id";
   int64_t total = 0;
   {
     Statement c(corpus.db(), "SELECT count(*) " + sql.substr(sql.find("FROM")));
     c.bind(1, config.language);
-    if (!split.empty()) c.bind(2, split);
+    if (!split.empty() && by_program) c.bind(2, split);
     c.step();
     total = c.int64(0);
   }
   Statement q(corpus.db(), sql);
   q.bind(1, config.language);
-  if (!split.empty()) q.bind(2, split);
+  if (!split.empty() && by_program) q.bind(2, split);
   Progress progress("loading " + (split.empty() ? std::string("all") : split) + " views", total);
   std::vector<MapperExample> out;
+  int64_t read = 0;
   while (q.step()) {
+    ++read;
     MapperExample e;
     e.view_id = q.int64(0);
     e.program_id = q.int64(1);
-    e.split = q.text(2);
+    e.split = by_program ? q.text(2) : view_split(q.text(7), q.int64(8), q.int64(9));
+    if (!split.empty() && e.split != split) {
+      progress.update(read);
+      continue;
+    }
     e.params = q.int64(3);
-    std::istringstream words(q.text(4));
-    for (std::string t; words >> t;) e.tokens.push_back(t);
+    auto split_words = [](const std::string& text) {
+      std::vector<std::string> out;
+      std::istringstream words(text);
+      for (std::string t; words >> t;) out.push_back(t);
+      return out;
+    };
+    e.sampled = split_words(q.text(4));
+    e.reduced = split_words(q.text(6));
+    if (e.reduced.empty()) throw Error("view " + std::to_string(e.view_id) + ": its program has no reduced form in the corpus");
+    e.tokens = config.target == "sampled" ? e.sampled : e.reduced;
     for (const std::string& t : e.tokens) {
       const auto it = std::find(vocab.begin(), vocab.end(), t);
       if (it == vocab.end()) throw Error("view " + std::to_string(e.view_id) + ": token '" + t + "' is not in the " + config.language + " vocabulary");
@@ -91,7 +122,7 @@ std::vector<MapperExample> load_examples(Corpus& corpus, const MapperConfig& con
     e.input = encoder_input(m, config);
     if (keep_subjects) e.subject = std::make_shared<const SubjectModel>(m);
     out.push_back(std::move(e));
-    progress.update(static_cast<int64_t>(out.size()));
+    progress.update(read);
   }
   progress.finish();
   return out;

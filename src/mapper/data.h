@@ -16,10 +16,13 @@ class Corpus;
 struct MapperExample {
   int64_t view_id = 0;
   int64_t program_id = 0;
-  std::string split;                    // "train" or "test" (by program, fixed by its hash)
+  std::string split;                    // "train" or "test" (by config.split: the program's, or the view's)
   int64_t params = 0;                   // the subject's parameter count
-  std::vector<std::string> tokens;      // the program's canonical tokens (no <bos>, no <eos>)
-  std::vector<int64_t> target;          // their ids, then <eos>
+  std::vector<std::string> tokens;      // the target: the program's canonical tokens in the mapper's
+                                        // target form (config.target: reduced or sampled; no <bos>, <eos>)
+  std::vector<std::string> sampled;     // the program as sampled (canonical tokens)
+  std::vector<std::string> reduced;     // its reduced form (equal to `sampled` when nothing reduces)
+  std::vector<int64_t> target;          // the ids of `tokens`, then <eos>
   EncoderInput input;                   // what the encoder reads
   std::shared_ptr<const SubjectModel> subject;  // kept only when asked (for fidelity)
 };
@@ -32,7 +35,12 @@ std::string corpus_language(Corpus& corpus);
 // mapper can read every subject it will be evaluated on).
 FeatureSpec corpus_feature_spec(Corpus& corpus, const std::string& language);
 
-// Examples of one split ("train", "test", or "" for both) of `config.language`, in view-id order; with
+// The split of a view under `--split view`: "test" for a fifth of views, by a hash of the view's program
+// hash and its model's seed and ordinal (not its id, which depends on the order a corpus was built in).
+std::string view_split(const std::string& program_hash, int64_t model_seed, int64_t ordinal);
+
+// Examples of one split ("train", "test", or "" for both; config.split says which split a view is in) of
+// `config.language`, in view-id order; with
 // `keep_subjects`, each keeps its decoded subject model. Throws mm::Error on an unreadable view.
 std::vector<MapperExample> load_examples(Corpus& corpus, const MapperConfig& config, const std::string& split,
                                          bool keep_subjects = false);

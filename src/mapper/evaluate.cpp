@@ -113,6 +113,7 @@ nlohmann::json score_json(const ProgramScore& s, const std::vector<std::string>&
                       {"parses", s.parses}, {"equivalent", s.equivalent}, {"fidelity_position", s.fidelity_position},
                       {"fidelity_sequence", s.fidelity_sequence}};
   if (s.bpe_token_accuracy >= 0) j["bpe_token_accuracy"] = s.bpe_token_accuracy;
+  if (s.has_sampled) j["sampled_token_accuracy"] = s.sampled_token_accuracy, j["sampled_exact"] = s.sampled_exact;
   return j;
 }
 
@@ -121,6 +122,11 @@ ProgramScore score_of(const nlohmann::json& j) {
   s.token_accuracy = j.at("token_accuracy").get<double>();
   s.bpe_token_accuracy = j.value("bpe_token_accuracy", -1.0);
   s.exact = j.at("exact").get<bool>();
+  if (j.contains("sampled_token_accuracy")) {
+    s.has_sampled = true;
+    s.sampled_token_accuracy = j.at("sampled_token_accuracy").get<double>();
+    s.sampled_exact = j.at("sampled_exact").get<bool>();
+  }
   s.parses = j.at("parses").get<bool>();
   s.equivalent = j.at("equivalent").get<bool>();
   s.fidelity_position = j.at("fidelity_position").get<double>();
@@ -135,7 +141,8 @@ nlohmann::json record_options(const EvalOptions& o) {
           {"repair_edits", o.repair_edits}, {"repair_seconds", o.repair_seconds},
           {"repair_structural", o.repair_structural == 1}, {"inputs", o.inputs}, {"seed", o.seed},
           {"synth", o.synth}, {"search_seconds", o.search_seconds}, {"search_expressions", o.search_expressions},
-          {"search_memory_mb", o.search_memory_mb}, {"heads", o.heads}};
+          {"search_memory_mb", o.search_memory_mb}, {"heads", o.heads},
+          {"token_target", "reduced"}};  // token accuracy and exact match are against the reduced form
   // RASP synthesis runs one search per thread: what it returns depends on the count, so a resumed run
   // must use the same one.
   if (o.synth) j["threads"] = o.threads;
@@ -243,6 +250,9 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
     floor = load_mapper(o.floor, config.language, device);
     if (!floor->config().no_weights)
       log << "warning: '" << o.floor << "' was trained with weights; it is not a no-weights floor\n";
+    if (floor->config().split != config.split)
+      throw Error("'" + o.floor + "' was trained on the split by " + floor->config().split + ", the mapper on the split by " +
+                  config.split + ": their test splits differ");
   }
   const Language& lang = language_by_name(config.language);
   o.repair_structural = structural_repair(lang, o.repair_structural) ? 1 : 0;
@@ -256,6 +266,7 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
   EvalReport r;
   r.language = config.language;
   r.encoder = mapper ? config.encoder : "";
+  r.split = config.split;
   r.repair_structural = o.repair_structural == 1;
   auto add_method = [&](std::string name) {
     r.methods.emplace_back();
@@ -298,7 +309,7 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
   Progress progress("eval", static_cast<int64_t>(test.size()));
   int64_t done = 0;
   for (const MapperExample& e : test) {
-    const std::vector<std::string> rows = {"all", "params " + params_bucket(e.params), "tokens " + length_bucket(e.tokens.size())};
+    const std::vector<std::string> rows = {"all", "params " + params_bucket(e.params), "tokens " + length_bucket(e.sampled.size())};
     if (const nlohmann::json* record = views.find(e.view_id)) {
       try {
         tally(*record, rows);
@@ -312,7 +323,7 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
     const SubjectModel& subject = *e.subject;
     const std::vector<Input> inputs = evaluation_inputs(subject.domain, defaults);
     auto [it, fresh] = truth_of.try_emplace(e.program_id);
-    if (fresh) it->second = run_on(*lang.detokenize(e.tokens), inputs);
+    if (fresh) it->second = run_on(*lang.detokenize(e.sampled), inputs);
     Outputs predicted(inputs.size());
     parallel_for(inputs.size(), threads, [&](size_t i) { predicted[i] = subject_predict(subject, inputs[i]); });
     // The model's behaviour on the verification inputs: run once, shared by every candidate of both mappers.
@@ -327,7 +338,7 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
       behaviour_seconds = since(t);
     }
     auto score = [&](const std::vector<std::string>& tokens) {
-      return score_json(score_program(lang, tokens, e.tokens, inputs, it->second, predicted, bpe.get()), tokens);
+      return score_json(score_program(lang, tokens, e.reduced, inputs, it->second, predicted, bpe.get(), &e.sampled), tokens);
     };
     nlohmann::json record = {{"view", e.view_id}, {"methods", nlohmann::json::array()}, {"repair_edits", 0}};
     for (size_t k = 0; k < r.methods.size(); ++k) record["methods"].push_back(nlohmann::json::object());
@@ -381,7 +392,8 @@ std::string format_report(const EvalReport& r) {
     const auto& main = mapper ? method.mapper : method.alone;
     const bool bpe = main.at("all").has_bpe;
     if (mapper) {
-      out += "mapper (" + r.language + ", encoder " + r.encoder + ") on the test split, " + method.name;
+      out += "mapper (" + r.language + ", encoder " + r.encoder + ") on the test split" +
+             (r.split == "view" ? " (split by view)" : "") + ", " + method.name;
       if (floor) out += "; in brackets: the no-weights floor";
       if (alone) out += "; in square brackets: the search with no mapper";
     } else {
@@ -389,8 +401,12 @@ std::string format_report(const EvalReport& r) {
     }
     out += "\n\n| subjects | n | token acc. |";
     if (bpe) out += " GPT-2 token acc. |";
-    out += " exact | parses | func. equiv. | fidelity (pos.) | fidelity (seq.) |\n|---|---|---|";
+    const bool sampled = main.at("all").has_sampled;
+    out += " exact |";
+    if (sampled) out += " token acc. (as sampled) | exact (as sampled) |";
+    out += " parses | func. equiv. | fidelity (pos.) | fidelity (seq.) |\n|---|---|---|";
     if (bpe) out += "---|";
+    if (sampled) out += "---|---|";
     out += "---|---|---|---|---|\n";
     auto cell = [&](double m, double f, double a) {
       char b[96];
@@ -418,7 +434,10 @@ std::string format_report(const EvalReport& r) {
       const ScoreSummary a = alone ? method.alone.at(row).mean() : ScoreSummary{};
       out += "| " + row + " | " + std::to_string(mapper ? m.n : a.n) + " |" + cell(m.token_accuracy, f.token_accuracy, a.token_accuracy);
       if (bpe) out += cell(m.bpe_token_accuracy, f.bpe_token_accuracy, a.bpe_token_accuracy);
-      out += cell(m.exact, f.exact, a.exact) + cell(m.parses, f.parses, a.parses) + cell(m.equivalent, f.equivalent, a.equivalent) +
+      out += cell(m.exact, f.exact, a.exact);
+      if (sampled) out += cell(m.sampled_token_accuracy, f.sampled_token_accuracy, a.sampled_token_accuracy) +
+                          cell(m.sampled_exact, f.sampled_exact, a.sampled_exact);
+      out += cell(m.parses, f.parses, a.parses) + cell(m.equivalent, f.equivalent, a.equivalent) +
              cell(m.fidelity_position, f.fidelity_position, a.fidelity_position) +
              cell(m.fidelity_sequence, f.fidelity_sequence, a.fidelity_sequence) + "\n";
     }
@@ -459,6 +478,7 @@ std::string report_json(const EvalReport& r) {
                         {"equivalent", m.equivalent}, {"fidelity_position", m.fidelity_position},
                         {"fidelity_sequence", m.fidelity_sequence}};
     if (m.has_bpe) j["bpe_token_accuracy"] = m.bpe_token_accuracy;
+    if (m.has_sampled) j["sampled_token_accuracy"] = m.sampled_token_accuracy, j["sampled_exact"] = m.sampled_exact;
     return j;
   };
   auto method_json = [&](const MethodReport& method) {
@@ -485,6 +505,7 @@ std::string report_json(const EvalReport& r) {
   j.erase("name");
   j["language"] = r.language;
   j["encoder"] = r.encoder;
+  j["split"] = r.split;
   j["views"] = r.views;
   j["seconds"] = r.seconds;
   for (const MethodReport& m : r.methods) j["methods"].push_back(method_json(m));

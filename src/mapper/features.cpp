@@ -245,4 +245,102 @@ InvariantInput invariant_input(const SubjectModel& m, const FeatureSpec& spec) {
   return in;
 }
 
+std::vector<Input> probe_inputs(const InputDomain& domain) { return domain.evaluation_set(kProbeInputs, kProbeSeed); }
+
+FunctionalInput functional_input(const SubjectModel& m, const FeatureSpec& spec, bool internals) {
+  spec.check_fits(m);
+  const std::vector<Input> inputs = probe_inputs(m.domain);
+  const int L = m.arch.n_layers, H = m.arch.n_heads, F = m.arch.d_mlp(), C = m.arch.n_classes, Cmax = spec.classes;
+  const int P = spec.pairs(), W = spec.max_len;
+  FunctionalInput out;
+  BehaviourInput& b = out.behaviour;
+  b.n = static_cast<int>(inputs.size());
+  b.io.assign(static_cast<size_t>(b.n) * 2 * W, 0);
+  // Running sums: attention by (layer, head, query pair, key pair); activations by (layer, unit, pair) and
+  // by (layer, unit, class).
+  std::vector<double> a_sum, a_sq, a_n, u_sum, u_sq, u_n, c_sum, c_n;
+  if (internals) {
+    a_sum.assign(static_cast<size_t>(L) * H * P * P, 0.0), a_sq = a_sum, a_n.assign(static_cast<size_t>(P) * P, 0.0);
+    u_sum.assign(static_cast<size_t>(L) * F * P, 0.0), u_sq = u_sum, u_n.assign(static_cast<size_t>(P), 0.0);
+    c_sum.assign(static_cast<size_t>(L) * F * Cmax, 0.0), c_n.assign(static_cast<size_t>(Cmax), 0.0);
+  }
+  for (size_t x = 0; x < inputs.size(); ++x) {
+    const std::vector<int64_t> ids = m.encode(inputs[x]);
+    const int n = static_cast<int>(ids.size());
+    const SubjectTrace t = internals ? subject_trace(m, inputs[x]) : SubjectTrace{subject_logits(m, inputs[x]), {}, {}};
+    std::vector<int> cls(static_cast<size_t>(n)), pair(static_cast<size_t>(n));
+    for (int r = 0; r < n; ++r) {
+      const float* row = &t.logits[static_cast<size_t>(r) * C];
+      cls[static_cast<size_t>(r)] = static_cast<int>(std::max_element(row, row + C) - row);
+      pair[static_cast<size_t>(r)] = static_cast<int>(ids[static_cast<size_t>(r)]) * W + r;
+      b.io[x * 2 * W + static_cast<size_t>(r)] = static_cast<int16_t>(ids[static_cast<size_t>(r)]);
+      b.io[x * 2 * W + static_cast<size_t>(W + r)] = static_cast<int16_t>(cls[static_cast<size_t>(r)] + 1);
+    }
+    if (!internals) continue;
+    for (int q = 0; q < n; ++q) {
+      const size_t pq = static_cast<size_t>(pair[static_cast<size_t>(q)]);
+      u_n[pq] += 1;
+      c_n[static_cast<size_t>(cls[static_cast<size_t>(q)])] += 1;
+      for (int k = 0; k < n; ++k) a_n[pq * P + static_cast<size_t>(pair[static_cast<size_t>(k)])] += 1;
+    }
+    for (int l = 0; l < L; ++l) {
+      for (int h = 0; h < H; ++h) {
+        const float* att = &t.attention[(static_cast<size_t>(l) * H + h) * n * n];
+        double* s = &a_sum[(static_cast<size_t>(l) * H + h) * P * P];
+        double* s2 = &a_sq[(static_cast<size_t>(l) * H + h) * P * P];
+        for (int q = 0; q < n; ++q)
+          for (int k = 0; k < n; ++k) {
+            const double v = att[static_cast<size_t>(q) * n + k];
+            const size_t cell = static_cast<size_t>(pair[static_cast<size_t>(q)]) * P + static_cast<size_t>(pair[static_cast<size_t>(k)]);
+            s[cell] += v;
+            s2[cell] += v * v;
+          }
+      }
+      const float* act = &t.mlp[static_cast<size_t>(l) * n * F];
+      for (int q = 0; q < n; ++q)
+        for (int j = 0; j < F; ++j) {
+          const double v = act[static_cast<size_t>(q) * F + j];
+          const size_t unit = static_cast<size_t>(l) * F + static_cast<size_t>(j);
+          u_sum[unit * P + static_cast<size_t>(pair[static_cast<size_t>(q)])] += v;
+          u_sq[unit * P + static_cast<size_t>(pair[static_cast<size_t>(q)])] += v * v;
+          c_sum[unit * Cmax + static_cast<size_t>(cls[static_cast<size_t>(q)])] += v;
+        }
+    }
+  }
+  if (!internals) return out;
+  auto mean_sd = [](double s, double s2, double n, float& mean, float& sd) {
+    if (n <= 0) {
+      mean = sd = 0;
+      return;
+    }
+    const double m = s / n;
+    mean = static_cast<float>(m);
+    sd = static_cast<float>(std::sqrt(std::max(0.0, s2 / n - m * m)));
+  };
+  InvariantInput& in = out.internals;
+  in.n_layers = L;
+  const size_t hf = static_cast<size_t>(spec.probe_head_features()), nf = static_cast<size_t>(spec.probe_neuron_features());
+  for (int l = 0; l < L; ++l) {
+    for (int h = 0; h < H; ++h) {
+      std::vector<float> tok(hf, 0.f);
+      const size_t base = (static_cast<size_t>(l) * H + h) * P * P;
+      for (size_t cell = 0; cell < static_cast<size_t>(P) * P; ++cell)
+        mean_sd(a_sum[base + cell], a_sq[base + cell], a_n[cell], tok[cell], tok[static_cast<size_t>(P) * P + cell]);
+      in.heads.insert(in.heads.end(), tok.begin(), tok.end());
+      in.head_layer.push_back(l);
+    }
+    for (int j = 0; j < F; ++j) {
+      std::vector<float> tok(nf, 0.f);
+      const size_t unit = static_cast<size_t>(l) * F + static_cast<size_t>(j);
+      for (size_t a = 0; a < static_cast<size_t>(P); ++a)
+        mean_sd(u_sum[unit * P + a], u_sq[unit * P + a], u_n[a], tok[a], tok[static_cast<size_t>(P) + a]);
+      for (size_t c = 0; c < static_cast<size_t>(Cmax); ++c)
+        tok[2 * static_cast<size_t>(P) + c] = c_n[c] > 0 ? static_cast<float>(c_sum[unit * Cmax + c] / c_n[c]) : 0.f;
+      in.neurons.insert(in.neurons.end(), tok.begin(), tok.end());
+      in.neuron_layer.push_back(l);
+    }
+  }
+  return out;
+}
+
 }  // namespace mm

@@ -15,11 +15,24 @@
 //   write vector w_out Wu (pooled as a set by the encoder), and the direct path R Wu gives one more. Wu is
 //   the head's weight scaled by the final LayerNorm's gain. This "direct path" reading ignores what
 //   earlier layers add to the residual stream; the layer embedding tells the encoder where it is.
+//
+// Two more read the subject through its own computation on a fixed probe set (probe_inputs) instead of
+// its weights, so they are invariant to any reparametrisation that keeps the function — head and hidden-
+// unit permutations, rotations of the residual basis — by construction:
+// behaviour (ours, the I/O baseline): the output table alone — each probe input with the class the model
+//   predicts at each position.
+// probe (ours): the output table, and what happens inside. Each attention head gives one token: its
+//   attention from query (token, position) to key (token, position), averaged over the probe inputs where
+//   that pair of pairs occurs, and its standard deviation there. Each MLP hidden unit gives a vector (pooled
+//   as a set by the encoder, as the invariant encoder's neurons are): its mean and standard deviation of
+//   activation at a position holding a given (token, position), and its mean activation where the model
+//   outputs each class.
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "core/domain.h"
 #include "subject/model.h"
 
 namespace mm {
@@ -35,6 +48,8 @@ struct FeatureSpec {
   int head_features() const { return pairs() * pairs() + pairs() * classes; }  // QK, OV
   int neuron_features() const { return pairs() + 1 + classes; }   // read, bias, write
   int direct_features() const { return pairs() * classes; }
+  int probe_head_features() const { return 2 * pairs() * pairs(); }          // mean, spread
+  int probe_neuron_features() const { return 2 * pairs() + classes; }        // mean, spread by pair; mean by class
   std::string to_json() const;
   static FeatureSpec from_json(const std::string& text);  // throws mm::Error
   // Throws mm::Error naming what does not fit (a larger vocabulary, length or class count).
@@ -64,5 +79,23 @@ struct InvariantInput {
   std::vector<float> direct;        // (direct_features)
 };
 InvariantInput invariant_input(const SubjectModel& m, const FeatureSpec& spec);
+
+// The probe set: the domain's evaluation set of at most 512 inputs (seed 11), stratified by length.
+constexpr uint64_t kProbeInputs = 512;
+constexpr uint64_t kProbeSeed = 11;
+std::vector<Input> probe_inputs(const InputDomain& domain);
+
+struct BehaviourInput {
+  int n = 0;                  // probe inputs
+  std::vector<int16_t> io;    // (n, 2 max_len): input token ids (0 = PAD past the end), then the predicted
+                              // class + 1 at each position (0 past the end)
+};
+// The probe encoder's internals use InvariantInput's head and neuron fields (direct stays empty), sized by
+// probe_head_features and probe_neuron_features. `internals` false: the behaviour alone.
+struct FunctionalInput {
+  BehaviourInput behaviour;
+  InvariantInput internals;
+};
+FunctionalInput functional_input(const SubjectModel& m, const FeatureSpec& spec, bool internals);
 
 }  // namespace mm

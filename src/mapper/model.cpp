@@ -89,13 +89,36 @@ EncoderBatch collate(const std::vector<const EncoderInput*>& inputs, const Mappe
     b.node_mask = mask.to(device);
     return b;
   }
+  if (config.encoder == "behaviour" || config.encoder == "probe") {
+    int64_t n = 1;
+    const int64_t w = 2 * f.max_len;
+    for (const EncoderInput* in : inputs) n = std::max<int64_t>(n, in->functional.behaviour.n);
+    auto io = torch::zeros({B, n, w}, torch::kInt64);
+    auto io_mask = torch::zeros({B, n}, torch::kBool);
+    auto acc = io.accessor<int64_t, 3>();
+    auto mk = io_mask.accessor<bool, 2>();
+    for (int64_t i = 0; i < B; ++i) {
+      const BehaviourInput& bh = inputs[static_cast<size_t>(i)]->functional.behaviour;
+      for (int64_t x = 0; x < bh.n; ++x) {
+        mk[i][x] = true;
+        for (int64_t k = 0; k < w; ++k)
+          acc[i][x][k] = config.no_weights ? 0 : bh.io[static_cast<size_t>(x * w + k)];
+      }
+    }
+    b.io = io.to(device);
+    b.io_mask = io_mask.to(device);
+    if (config.encoder == "behaviour") return b;
+  }
+  const bool probe = config.encoder == "probe";
+  auto circuits = [&](const EncoderInput* in) -> const InvariantInput& { return probe ? in->functional.internals : in->circuits; };
   int64_t Hn = 1, Nn = 1;
   for (const EncoderInput* in : inputs) {
-    Hn = std::max<int64_t>(Hn, static_cast<int64_t>(in->circuits.head_layer.size()));
-    Nn = std::max<int64_t>(Nn, static_cast<int64_t>(in->circuits.neuron_layer.size()));
-    b.max_layers = std::max(b.max_layers, in->circuits.n_layers);
+    Hn = std::max<int64_t>(Hn, static_cast<int64_t>(circuits(in).head_layer.size()));
+    Nn = std::max<int64_t>(Nn, static_cast<int64_t>(circuits(in).neuron_layer.size()));
+    b.max_layers = std::max(b.max_layers, circuits(in).n_layers);
   }
-  const int64_t hf = f.head_features(), nf = f.neuron_features(), df = f.direct_features();
+  const int64_t hf = probe ? f.probe_head_features() : f.head_features(),
+                nf = probe ? f.probe_neuron_features() : f.neuron_features(), df = probe ? 0 : f.direct_features();
   std::vector<float> heads(static_cast<size_t>(B * Hn * hf), 0.f), neurons(static_cast<size_t>(B * Nn * nf), 0.f),
       direct(static_cast<size_t>(B * df), 0.f);
   auto head_layer = torch::zeros({B, Hn}, torch::kInt64), neuron_layer = torch::zeros({B, Nn}, torch::kInt64);
@@ -103,7 +126,7 @@ EncoderBatch collate(const std::vector<const EncoderInput*>& inputs, const Mappe
   auto hl = head_layer.accessor<int64_t, 2>(), nl = neuron_layer.accessor<int64_t, 2>();
   auto hm = head_mask.accessor<bool, 2>(), nm = neuron_mask.accessor<bool, 2>();
   for (int64_t i = 0; i < B; ++i) {
-    const InvariantInput& c = inputs[static_cast<size_t>(i)]->circuits;
+    const InvariantInput& c = circuits(inputs[static_cast<size_t>(i)]);
     for (size_t k = 0; k < c.heads.size(); ++k) heads[static_cast<size_t>(i * Hn * hf) + k] = c.heads[k] * keep;
     for (size_t k = 0; k < c.neurons.size(); ++k) neurons[static_cast<size_t>(i * Nn * nf) + k] = c.neurons[k] * keep;
     for (size_t k = 0; k < c.direct.size(); ++k) direct[static_cast<size_t>(i * df) + k] = c.direct[k] * keep;
@@ -112,7 +135,7 @@ EncoderBatch collate(const std::vector<const EncoderInput*>& inputs, const Mappe
   }
   b.heads = tensor_of(heads, {B, Hn, hf}).to(device);
   b.neurons = tensor_of(neurons, {B, Nn, nf}).to(device);
-  b.direct = tensor_of(direct, {B, df}).to(device);
+  if (df > 0) b.direct = tensor_of(direct, {B, df}).to(device);
   b.head_layer = head_layer.to(device);
   b.neuron_layer = neuron_layer.to(device);
   b.head_mask = head_mask.to(device);
@@ -135,7 +158,7 @@ MapperImpl::MapperImpl(const MapperConfig& config) : config_(config) {
     gcn1_ = register_module("gcn1", Linear(d, d));
     fc2_ = register_module("fc2", Linear(d, d));
     gcn2_ = register_module("gcn2", Linear(d, d));
-  } else {
+  } else if (config_.encoder == "invariant") {
     head_norm_ = register_module("head_norm", LayerNorm(LayerNormOptions({f.head_features()})));
     head_in_ = register_module("head_in", Linear(f.head_features(), d));
     neuron_norm_ = register_module("neuron_norm", LayerNorm(LayerNormOptions({f.neuron_features()})));
@@ -145,6 +168,20 @@ MapperImpl::MapperImpl(const MapperConfig& config) : config_(config) {
     direct_in_ = register_module("direct_in", Linear(f.direct_features(), d));
     layer_embed_ = register_module("layer_embed", torch::nn::Embedding(kMaxLayerEmbeddings, d));
     type_embed_ = register_module("type_embed", torch::nn::Embedding(4, d));  // head, mean, max, direct
+  } else {  // behaviour, probe
+    if (config_.encoder == "probe") {
+      head_norm_ = register_module("head_norm", LayerNorm(LayerNormOptions({f.probe_head_features()})));
+      head_in_ = register_module("head_in", Linear(f.probe_head_features(), d));
+      neuron_norm_ = register_module("neuron_norm", LayerNorm(LayerNormOptions({f.probe_neuron_features()})));
+      neuron_in_ = register_module("neuron_in", Linear(f.probe_neuron_features(), d));
+      neuron_out_ = register_module("neuron_out", Linear(d, d));
+      layer_embed_ = register_module("layer_embed", torch::nn::Embedding(kMaxLayerEmbeddings, d));
+    }
+    type_embed_ = register_module("type_embed", torch::nn::Embedding(5, d));  // head, mean, max, (direct), probe input
+    io_in_ = register_module("io_in", torch::nn::Embedding(f.max_len * f.vocab, d));
+    io_out_ = register_module("io_out", torch::nn::Embedding(f.max_len * (f.classes + 1), d));
+    io_mlp1_ = register_module("io_mlp1", Linear(d, d));
+    io_mlp2_ = register_module("io_mlp2", Linear(d, d));
   }
   tok_embed_ = register_module("tok_embed", torch::nn::Embedding(vocab_, d));
   rel_bias_ = register_module("rel_bias", torch::nn::Embedding(config_.rel_buckets, config_.n_heads));
@@ -177,7 +214,9 @@ MapperImpl::MapperImpl(const MapperConfig& config) : config_(config) {
 }
 
 Memory MapperImpl::encode(const EncoderBatch& batch) {
-  return config_.encoder == "layergraph" ? encode_layergraph(batch) : encode_invariant(batch);
+  if (config_.encoder == "layergraph") return encode_layergraph(batch);
+  if (config_.encoder == "invariant") return encode_invariant(batch);
+  return encode_functional(batch);
 }
 
 Memory MapperImpl::encode_layergraph(const EncoderBatch& b) {
@@ -192,11 +231,39 @@ Memory MapperImpl::encode_layergraph(const EncoderBatch& b) {
 Memory MapperImpl::encode_invariant(const EncoderBatch& b) {
   const auto device = b.heads.device();
   auto type = [&](int64_t k) { return type_embed_->forward(torch::full({1}, k, torch::TensorOptions(torch::kInt64).device(device))); };
+  std::vector<torch::Tensor> tokens, masks;
+  circuit_tokens(b, tokens, masks);
+  tokens.push_back((direct_in_->forward(direct_norm_->forward(b.direct)) + type(3)).unsqueeze(1));  // (B, 1, d)
+  masks.push_back(torch::ones({b.direct.size(0), 1}, torch::TensorOptions(torch::kBool).device(device)));
+  return {torch::cat(tokens, 1), torch::cat(masks, 1)};
+}
+
+Memory MapperImpl::encode_functional(const EncoderBatch& b) {
+  const auto device = b.io.device();
+  std::vector<torch::Tensor> tokens, masks;
+  if (config_.encoder == "probe") circuit_tokens(b, tokens, masks);
+  // One token per probe input: its input token and output class at each position, embedded by position
+  // and summed, then an MLP.
+  const int64_t W = config_.features.max_len, V = config_.features.vocab, C1 = config_.features.classes + 1;
+  const auto positions = torch::arange(W, torch::TensorOptions(torch::kInt64).device(device));
+  const auto in_ids = b.io.slice(2, 0, W) + positions * V;        // (B, n, W)
+  const auto out_ids = b.io.slice(2, W, 2 * W) + positions * C1;  // (B, n, W)
+  const auto e = io_in_->forward(in_ids).sum(2) + io_out_->forward(out_ids).sum(2);  // (B, n, d)
+  const auto type = type_embed_->forward(torch::full({1}, int64_t{4}, torch::TensorOptions(torch::kInt64).device(device)));
+  tokens.push_back(io_mlp2_->forward(torch::relu(io_mlp1_->forward(torch::relu(e)))) + type);
+  masks.push_back(b.io_mask);
+  return {torch::cat(tokens, 1), torch::cat(masks, 1)};
+}
+
+void MapperImpl::circuit_tokens(const EncoderBatch& b, std::vector<torch::Tensor>& tokens, std::vector<torch::Tensor>& masks) {
+  const auto device = b.heads.device();
+  auto type = [&](int64_t k) { return type_embed_->forward(torch::full({1}, k, torch::TensorOptions(torch::kInt64).device(device))); };
   // One token per head: (B, Hn, d).
   const auto heads = head_in_->forward(head_norm_->forward(b.heads)) + layer_embed_->forward(b.head_layer) + type(0);
   // Neurons, each encoded alone, then pooled as a set per layer into a mean token and a max token.
   const auto z = neuron_out_->forward(torch::relu(neuron_in_->forward(neuron_norm_->forward(b.neurons))));  // (B, Nn, d)
-  std::vector<torch::Tensor> tokens = {heads}, masks = {b.head_mask};
+  tokens.push_back(heads);
+  masks.push_back(b.head_mask);
   for (int l = 0; l < b.max_layers; ++l) {
     const auto in_layer = b.neuron_mask.logical_and(b.neuron_layer == l);  // (B, Nn)
     const auto count = in_layer.sum(1, /*keepdim=*/false, torch::kFloat32).clamp_min(1).unsqueeze(-1);  // (B, 1)
@@ -211,9 +278,6 @@ Memory MapperImpl::encode_invariant(const EncoderBatch& b) {
     masks.push_back(any.unsqueeze(1));
     masks.push_back(any.unsqueeze(1));
   }
-  tokens.push_back((direct_in_->forward(direct_norm_->forward(b.direct)) + type(3)).unsqueeze(1));  // (B, 1, d)
-  masks.push_back(torch::ones({b.direct.size(0), 1}, torch::TensorOptions(torch::kBool).device(device)));
-  return {torch::cat(tokens, 1), torch::cat(masks, 1)};
 }
 
 torch::Tensor MapperImpl::relative_bias(int64_t first_query, int64_t t, torch::Device device) {

@@ -9,6 +9,10 @@
 //                encoded one by one, then mean- and max-pooled as a set), one for the direct path; each
 //                with a layer and a type embedding and no positional order, so the decoder's
 //                cross-attention sees them as a set.
+//   behaviour  — ours: one vector per probe input (its tokens and the model's predicted classes, embedded
+//                by position and summed, then an MLP), a set like the above.
+//   probe      — ours: the invariant encoder's head and neuron tokens built from the probe features
+//                (features.h), and the behaviour encoder's tokens.
 // Only mapper translation units include this header.
 #pragma once
 
@@ -27,6 +31,7 @@ struct EncoderBatch {
   torch::Tensor heads, head_layer, head_mask;             // (B, Hn, head_features), (B, Hn), (B, Hn)
   torch::Tensor neurons, neuron_layer, neuron_mask;       // (B, Nn, neuron_features), (B, Nn), (B, Nn)
   torch::Tensor direct;                                   // (B, direct_features)
+  torch::Tensor io, io_mask;                              // (B, n, 2 max_len) int64, (B, n): probe inputs
   int max_layers = 0;
 };
 EncoderBatch collate(const std::vector<const EncoderInput*>& inputs, const MapperConfig& config, torch::Device device);
@@ -62,6 +67,9 @@ class MapperImpl : public torch::nn::Module {
  private:
   Memory encode_layergraph(const EncoderBatch& b);
   Memory encode_invariant(const EncoderBatch& b);
+  Memory encode_functional(const EncoderBatch& b);
+  // Head tokens and each layer's pooled neuron tokens (invariant and probe), appended to tokens/masks.
+  void circuit_tokens(const EncoderBatch& b, std::vector<torch::Tensor>& tokens, std::vector<torch::Tensor>& masks);
   // T5's relative position bias of queries first_query..t-1 over keys 0..t-1: (1, heads, t - first_query, t).
   torch::Tensor relative_bias(int64_t first_query, int64_t t, torch::Device device);
 
@@ -74,6 +82,9 @@ class MapperImpl : public torch::nn::Module {
   torch::nn::LayerNorm head_norm_{nullptr}, neuron_norm_{nullptr}, direct_norm_{nullptr};
   torch::nn::Linear head_in_{nullptr}, neuron_in_{nullptr}, neuron_out_{nullptr}, direct_in_{nullptr};
   torch::nn::Embedding layer_embed_{nullptr}, type_embed_{nullptr};
+  // behaviour and probe: the probe inputs' tokens
+  torch::nn::Embedding io_in_{nullptr}, io_out_{nullptr};
+  torch::nn::Linear io_mlp1_{nullptr}, io_mlp2_{nullptr};
   // decoder
   torch::nn::Embedding tok_embed_{nullptr}, rel_bias_{nullptr};
   struct Layer {  // one decoder layer

@@ -96,8 +96,12 @@ void check(const MapperTrainConfig& c) {
   if (c.epochs < 1 || c.epochs > 100000) throw Error("--epochs must be in 1..100000");
   if (c.batch < 1 || c.batch > 65536) throw Error("--batch must be in 1..65536");
   if (!(c.lr > 0 && c.lr < 1)) throw Error("--lr must be in (0, 1)");
-  if (c.encoder != "layergraph" && c.encoder != "invariant")
-    throw Error("unknown encoder '" + c.encoder + "' (choose layergraph or invariant)");
+  if (c.encoder != "layergraph" && c.encoder != "invariant" && c.encoder != "behaviour" && c.encoder != "probe")
+    throw Error("unknown encoder '" + c.encoder + "' (choose layergraph, invariant, behaviour or probe)");
+  if (c.target != "reduced" && c.target != "sampled") throw Error("unknown target '" + c.target + "' (choose reduced or sampled)");
+  if (c.split != "program" && c.split != "view") throw Error("unknown split '" + c.split + "' (choose program or view)");
+  if (c.programs < 0) throw Error("--programs must be 0 (all) or more");
+  if (c.views < 0) throw Error("--views must be 0 (all) or more");
 }
 
 }  // namespace
@@ -117,9 +121,13 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     config = c.config;
     epochs = c.epochs;
     if (config.language != language || config.encoder != tc.encoder || config.no_weights != tc.no_weights ||
-        config.d_model != tc.d_model)
+        config.d_model != tc.d_model || config.target != tc.target || config.split != tc.split ||
+        config.train_programs != tc.programs || config.views_per_model != tc.views)
       throw Error("'" + tc.out + "' holds a mapper of another configuration (" + config.language + ", " + config.encoder +
-                  (config.no_weights ? ", no weights" : "") + ", d_model " + std::to_string(config.d_model) +
+                  (config.no_weights ? ", no weights" : "") + ", d_model " + std::to_string(config.d_model) + ", target " +
+                  config.target + ", split by " + config.split +
+                  (config.train_programs ? ", " + std::to_string(config.train_programs) + " programs" : "") +
+                  (config.views_per_model ? ", " + std::to_string(config.views_per_model) + " views a model" : "") +
                   "); remove it or choose another -o");
     // Resuming must keep the held-out slice as it was: with it, the train split differs.
     const bool held_out = !epochs.empty() && epochs.front().holdout_loss > 0;
@@ -132,19 +140,34 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     config.encoder = tc.encoder;
     config.d_model = tc.d_model;
     config.no_weights = tc.no_weights;
+    config.target = tc.target;
+    config.split = tc.split;
+    config.train_programs = tc.programs;
+    config.views_per_model = tc.views;
     config.features = corpus_feature_spec(*corpus, language);
   }
   // The train split: fitted on, less every tenth of its programs in id order (the first included), held
-  // out to choose the epoch kept.
+  // out to choose the epoch kept; split by view, every tenth of its views in id order.
   std::vector<MapperExample> train, holdout;
   {
     std::vector<MapperExample> all = load_examples(*corpus, config, "train");
+    if (tc.programs > 0) {  // the first N programs of the train split, in id order
+      std::vector<int64_t> programs;
+      for (const MapperExample& e : all) programs.push_back(e.program_id);
+      std::sort(programs.begin(), programs.end());
+      programs.erase(std::unique(programs.begin(), programs.end()), programs.end());
+      if (static_cast<int64_t>(programs.size()) < tc.programs)
+        throw Error("--programs " + std::to_string(tc.programs) + ": the train split of '" + tc.corpus + "' holds " +
+                    std::to_string(programs.size()) + " programs");
+      const int64_t last = programs[static_cast<size_t>(tc.programs - 1)];
+      std::erase_if(all, [&](const MapperExample& e) { return e.program_id > last; });
+    }
     std::vector<int64_t> ids;
-    for (const MapperExample& e : all) ids.push_back(e.program_id);
+    for (const MapperExample& e : all) ids.push_back(config.split == "view" ? e.view_id : e.program_id);
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     for (MapperExample& e : all) {
-      const auto rank = std::lower_bound(ids.begin(), ids.end(), e.program_id) - ids.begin();
+      const auto rank = std::lower_bound(ids.begin(), ids.end(), config.split == "view" ? e.view_id : e.program_id) - ids.begin();
       (tc.patience > 0 && rank % 10 == 0 ? holdout : train).push_back(std::move(e));
     }
   }
@@ -171,6 +194,7 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
   for (const EpochRecord& e : epochs)
     if (tc.patience > 0 && improves(e.holdout_loss)) best_epoch = e.epoch;
   log << "mapper: " << language << ", encoder " << config.encoder << (config.no_weights ? " (no weights: the floor)" : "")
+      << ", target " << config.target << ", split by " << config.split
       << ", " << mapper_parameter_count(mapper) << " parameters; " << train.size() << " train views, " << holdout.size() << " held out, "
       << test.size() << " test views; device " << tc.device << "\n";
 

@@ -17,7 +17,7 @@ struct MapperTrainConfig {
   std::string corpus;                // corpus.sqlite
   std::string out;                   // checkpoint (.pt); resumed from when it exists
   std::string language;              // "" = the corpus's only language
-  std::string encoder = "invariant"; // "layergraph" or "invariant"
+  std::string encoder = "invariant"; // "layergraph", "invariant", "behaviour" or "probe"
   int epochs = 30;                   // total epochs (a resumed run trains the rest)
   int patience = 3;                  // stop after this many epochs without a better held-out loss (0 = never)
   int batch = 32;                    // subjects per step
@@ -25,6 +25,11 @@ struct MapperTrainConfig {
   double weight_decay = 0.01;        // AdamW
   int d_model = 128;                 // mapper width
   bool no_weights = false;           // train the floor: encoder input zeroed
+  std::string target = "reduced";    // "reduced" (the program's reduced form) or "sampled"
+  std::string split = "program";     // "program" (ours) or "view" (the paper's protocol; config.h)
+  int views = 0;                     // at most this many views of each model (lowest ordinals; 0 = all)
+  int64_t programs = 0;              // train on the first this many programs of the train split, in id
+                                     // order (0 = all): the scaling curve's corpus sizes, one test split
   uint64_t seed = 0;                 // shuffling and initialisation
   std::string device = "cpu";        // "cpu" or "cuda"
   int threads = 0;                   // torch threads (0 = torch's default)

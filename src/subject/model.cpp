@@ -161,8 +161,10 @@ void attend(const std::vector<float>& qkv, int rows, int H, int dh, int head, fl
 }
 
 // A compiled model's residual stream (BOS dropped); each head's attention (rows with BOS) into `attn`
-// where it is not null: (layers, heads, n + 1, n + 1).
-std::vector<float> compiled_forward(const SubjectModel& m, std::span<const int64_t> input, std::vector<float>* attn) {
+// where it is not null: (layers, heads, n + 1, n + 1); each MLP's hidden activations (BOS dropped) into
+// `mlp` where it is not null: (layers, n, d_mlp).
+std::vector<float> compiled_forward(const SubjectModel& m, std::span<const int64_t> input, std::vector<float>* attn,
+                                    std::vector<float>* mlp = nullptr) {
   const SubjectArch& a = m.arch;
   const std::vector<int64_t> ids = m.encode(input);
   const int n = static_cast<int>(ids.size()), rows = n + 1, d = a.d_model, H = a.n_heads, dh = a.d_head();
@@ -172,6 +174,7 @@ std::vector<float> compiled_forward(const SubjectModel& m, std::span<const int64
   const Tensor& bos = weight(m, "embed.bos");
   std::vector<float> x(static_cast<size_t>(rows) * d), qkv, att(static_cast<size_t>(rows) * H * dh), y, f;  // row 0: BOS
   if (attn) attn->assign(static_cast<size_t>(a.n_layers) * H * rows * rows, 0.0f);
+  if (mlp) mlp->clear();
   for (int i = 0; i < d; ++i) x[static_cast<size_t>(i)] = bos.data[static_cast<size_t>(i)];
   for (int r = 0; r < n; ++r)
     for (int i = 0; i < d; ++i)
@@ -187,6 +190,7 @@ std::vector<float> compiled_forward(const SubjectModel& m, std::span<const int64
     for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
     linear(x, rows, d, weight(m, p + "mlp.fc.weight"), weight(m, p + "mlp.fc.bias"), f);  // (rows, f)
     for (float& v : f) v = std::max(v, 0.0f);
+    if (mlp) mlp->insert(mlp->end(), f.begin() + a.d_mlp(), f.end());
     linear(f, rows, a.d_mlp(), weight(m, p + "mlp.proj.weight"), weight(m, p + "mlp.proj.bias"), y);
     for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
   }
@@ -194,8 +198,10 @@ std::vector<float> compiled_forward(const SubjectModel& m, std::span<const int64
   return x;
 }
 
-// A trained model's logits; each head's attention into `attn` where it is not null: (layers, heads, n, n).
-std::vector<float> trained_forward(const SubjectModel& m, std::span<const int64_t> input, std::vector<float>* attn) {
+// A trained model's logits; each head's attention into `attn` where it is not null: (layers, heads, n, n);
+// each MLP's hidden activations (after GELU) into `mlp` where it is not null: (layers, n, d_mlp).
+std::vector<float> trained_forward(const SubjectModel& m, std::span<const int64_t> input, std::vector<float>* attn,
+                                   std::vector<float>* mlp = nullptr) {
   const SubjectArch& a = m.arch;
   const std::vector<int64_t> ids = m.encode(input);
   const int n = static_cast<int>(ids.size()), d = a.d_model, h = a.n_heads, dh = a.d_head();
@@ -204,6 +210,7 @@ std::vector<float> trained_forward(const SubjectModel& m, std::span<const int64_
   const Tensor& pos = weight(m, "embed.positions");
   std::vector<float> x(static_cast<size_t>(n) * d), t, qkv, att(static_cast<size_t>(n) * d), y, f;
   if (attn) attn->assign(static_cast<size_t>(a.n_layers) * h * n * n, 0.0f);
+  if (mlp) mlp->clear();
   for (int r = 0; r < n; ++r)
     for (int i = 0; i < d; ++i)
       x[static_cast<size_t>(r) * d + i] = tok.data[static_cast<size_t>(ids[static_cast<size_t>(r)]) * d + i] +
@@ -220,6 +227,7 @@ std::vector<float> trained_forward(const SubjectModel& m, std::span<const int64_
     layer_norm(x, n, d, weight(m, p + "ln2.weight"), weight(m, p + "ln2.bias"), t);
     linear(t, n, d, weight(m, p + "mlp.fc.weight"), weight(m, p + "mlp.fc.bias"), f);
     for (float& v : f) v = 0.5f * v * (1.0f + std::erf(v / std::sqrt(2.0f)));  // exact GELU
+    if (mlp) mlp->insert(mlp->end(), f.begin(), f.end());
     linear(f, n, a.d_mlp(), weight(m, p + "mlp.proj.weight"), weight(m, p + "mlp.proj.bias"), y);
     for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
   }
@@ -260,6 +268,24 @@ std::vector<float> subject_attention(const SubjectModel& m, std::span<const int6
     for (size_t q = 0; q < n; ++q)
       for (size_t k = 0; k < n; ++k) out[(h * n + q) * n + k] = attn[(h * rows + q + 1) * rows + k + 1];
   return out;
+}
+
+SubjectTrace subject_trace(const SubjectModel& m, std::span<const int64_t> input) {
+  const SubjectArch& a = m.arch;
+  SubjectTrace t;
+  if (!a.compiled()) {
+    t.logits = trained_forward(m, input, &t.attention, &t.mlp);
+    return t;
+  }
+  const std::vector<float> x = compiled_forward(m, input, &t.attention, &t.mlp);
+  linear(x, static_cast<int>(input.size()), a.d_model, weight(m, "head.weight"), weight(m, "head.bias"), t.logits);
+  const size_t n = input.size(), rows = n + 1, heads = static_cast<size_t>(a.n_layers) * a.n_heads;
+  std::vector<float> out(heads * n * n);
+  for (size_t h = 0; h < heads; ++h)
+    for (size_t q = 0; q < n; ++q)
+      for (size_t k = 0; k < n; ++k) out[(h * n + q) * n + k] = t.attention[(h * rows + q + 1) * rows + k + 1];
+  t.attention = std::move(out);
+  return t;
 }
 
 std::vector<Value> subject_predict(const SubjectModel& m, std::span<const int64_t> input) {

@@ -50,6 +50,14 @@ std::vector<float> subject_residual(const SubjectModel& m, std::span<const int64
 // columns. A compiled model's BOS is dropped from both sides (a row's mass short of 1 went to BOS).
 std::vector<float> subject_attention(const SubjectModel& m, std::span<const int64_t> input);
 
+// One forward pass with what it computes inside: the logits (n, classes), every head's attention as
+// subject_attention gives it (layers, heads, n, n), and every MLP's hidden activations after its
+// nonlinearity (layers, n, d_mlp). What the probe encoder reads.
+struct SubjectTrace {
+  std::vector<float> logits, attention, mlp;
+};
+SubjectTrace subject_trace(const SubjectModel& m, std::span<const int64_t> input);
+
 // Per-position accuracy over all positions, and whole-sequence accuracy, of `m` against `program`
 // outputs `expected[i]` on `inputs[i]`.
 struct Accuracy {
