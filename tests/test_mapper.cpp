@@ -291,6 +291,12 @@ TEST(MapperCli, FunctionalEncodersTargetsAndSplits) {
   const test::Ran mixed = modelmap("eval --corpus " + corpus + " --mapper " + dir + "/view.pt --floor " + dir + "/s.pt");
   EXPECT_NE(mixed.exit_code, 0);
   EXPECT_NE(mixed.err.find("their test splits differ"), std::string::npos) << mixed.err;
+  // Augmentation: layergraph subjects permuted every epoch; refused for an encoder that cannot tell.
+  ASSERT_EQ(modelmap(train + "--epochs 2 --encoder layergraph --augment -o " + dir + "/aug.pt").exit_code, 0);
+  EXPECT_TRUE(read_mapper_checkpoint(dir + "/aug.pt").config.augment);
+  const test::Ran aug = modelmap(train + "--epochs 1 --encoder probe --augment -o " + dir + "/aug2.pt");
+  EXPECT_NE(aug.exit_code, 0);
+  EXPECT_NE(aug.err.find("invariant to them by construction"), std::string::npos) << aug.err;
   // A train prefix: one program of the train split; more than it holds is refused with one line.
   ASSERT_EQ(modelmap(train + "--epochs 1 --programs 1 -o " + dir + "/one.pt").exit_code, 0);
   EXPECT_EQ(read_mapper_checkpoint(dir + "/one.pt").config.train_programs, 1);

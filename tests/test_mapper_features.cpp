@@ -12,6 +12,7 @@
 #include "core/rng.h"
 #include "mapper/features.h"
 #include "subject/arch.h"
+#include "subject/permute.h"
 #include "subject_fixtures.h"
 
 namespace mm {
@@ -88,6 +89,26 @@ TEST(MapperFeatures, ProbeEncodingIgnoresHeadUnitAndResidualOrder) {
   r.weights["blocks.0.attn.qkv.weight"].data[3] += 1.0f;
   EXPECT_FALSE(same_rows_as_set(functional_input(r, spec, true).internals.heads, base.internals.heads,
                                 static_cast<size_t>(spec.probe_head_features()), 1e-4f));
+}
+
+// The augmentation (mapper train --augment): every head, hidden unit and residual dimension permuted gives the
+// same function (logits on the whole domain) with other weights; the layer graph sees the difference, the
+// invariant encoding does not.
+TEST(MapperFeatures, PermutedSubjectsComputeTheSameWithOtherWeights) {
+  const SubjectModel m = random_subject(arch_of(16, 2, 4, 5), 11);
+  const SubjectModel p = permute_subject(m, 3);
+  EXPECT_GT(max_abs_diff(p.weights.at("blocks.1.attn.qkv.weight").data, m.weights.at("blocks.1.attn.qkv.weight").data), 0.05f);
+  EXPECT_GT(max_abs_diff(p.weights.at("embed.tokens").data, m.weights.at("embed.tokens").data), 0.05f);
+  float worst = 0;
+  for (const Input& x : m.domain.enumerate(10000)) worst = std::max(worst, max_abs_diff(subject_logits(p, x), subject_logits(m, x)));
+  EXPECT_LT(worst, 1e-4f);
+  const FeatureSpec spec{6, 5, 8, 1024};
+  EXPECT_GT(max_abs_diff(layergraph_input(p, spec).x, layergraph_input(m, spec).x), 0.05f);
+  EXPECT_TRUE(same_rows_as_set(invariant_input(p, spec).heads, invariant_input(m, spec).heads,
+                               static_cast<size_t>(spec.head_features()), 1e-4f));
+  SubjectModel compiled = m;
+  compiled.arch.block = "compiled";
+  EXPECT_THROW(permute_subject(compiled, 3), Error);
 }
 
 TEST(MapperFeatures, InvariantEncodingSizeDoesNotDependOnWidth) {

@@ -51,6 +51,9 @@ Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands) {
                     "so the test split holds unseen programs) or by view (the paper's 80/20 split of (model, program) "
                     "pairs: a program's views fall on both sides); eval uses the mapper's")
       ->check(CLI::IsMember({"program", "view"}));
+  train->add_flag("--augment", o->augment,
+                  "layergraph: permute each subject's heads, hidden units and residual dimensions afresh every epoch "
+                  "(the same function, other weights)");
   train->add_option("--views", o->views,
                     "read at most this many views of each subject model, lowest ordinals first (0 = all); eval reads the "
                     "mapper's choice")

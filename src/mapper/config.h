@@ -31,6 +31,8 @@ struct MapperConfig {
   int64_t train_programs = 0;         // trained on the first this many train programs (0 = all)
   int views_per_model = 0;            // reads at most this many views of each model, lowest ordinals
                                       // first, in training and evaluation (0 = all)
+  bool augment = false;               // trained with the subjects' heads, hidden units and residual
+                                      // dimensions permuted afresh every epoch (layergraph; subject/permute.h)
   bool no_weights = false;            // the floor: the encoder's input is zeroed (what the program prior gives)
   FeatureSpec features;               // encoder input sizes, fixed from the training corpus
 

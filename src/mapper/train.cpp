@@ -17,6 +17,7 @@
 #include "mapper/checkpoint.h"
 #include "mapper/data.h"
 #include "mapper/device.h"
+#include "subject/permute.h"
 
 namespace mm {
 
@@ -102,6 +103,9 @@ void check(const MapperTrainConfig& c) {
   if (c.split != "program" && c.split != "view") throw Error("unknown split '" + c.split + "' (choose program or view)");
   if (c.programs < 0) throw Error("--programs must be 0 (all) or more");
   if (c.views < 0) throw Error("--views must be 0 (all) or more");
+  if (c.augment && c.encoder != "layergraph")
+    throw Error("--augment permutes the subjects' heads, hidden units and residual dimensions; the " + c.encoder +
+                " encoder cannot tell (it is invariant to them by construction): use it with --encoder layergraph");
 }
 
 }  // namespace
@@ -122,12 +126,13 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     epochs = c.epochs;
     if (config.language != language || config.encoder != tc.encoder || config.no_weights != tc.no_weights ||
         config.d_model != tc.d_model || config.target != tc.target || config.split != tc.split ||
-        config.train_programs != tc.programs || config.views_per_model != tc.views)
+        config.train_programs != tc.programs || config.views_per_model != tc.views || config.augment != tc.augment)
       throw Error("'" + tc.out + "' holds a mapper of another configuration (" + config.language + ", " + config.encoder +
                   (config.no_weights ? ", no weights" : "") + ", d_model " + std::to_string(config.d_model) + ", target " +
                   config.target + ", split by " + config.split +
                   (config.train_programs ? ", " + std::to_string(config.train_programs) + " programs" : "") +
                   (config.views_per_model ? ", " + std::to_string(config.views_per_model) + " views a model" : "") +
+                  (config.augment ? ", augmented" : "") +
                   "); remove it or choose another -o");
     // Resuming must keep the held-out slice as it was: with it, the train split differs.
     const bool held_out = !epochs.empty() && epochs.front().holdout_loss > 0;
@@ -144,13 +149,14 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     config.split = tc.split;
     config.train_programs = tc.programs;
     config.views_per_model = tc.views;
+    config.augment = tc.augment;
     config.features = corpus_feature_spec(*corpus, language);
   }
   // The train split: fitted on, less every tenth of its programs in id order (the first included), held
   // out to choose the epoch kept; split by view, every tenth of its views in id order.
   std::vector<MapperExample> train, holdout;
   {
-    std::vector<MapperExample> all = load_examples(*corpus, config, "train");
+    std::vector<MapperExample> all = load_examples(*corpus, config, "train", /*keep_subjects=*/config.augment);
     if (tc.programs > 0) {  // the first N programs of the train split, in id order
       std::vector<int64_t> programs;
       for (const MapperExample& e : all) programs.push_back(e.program_id);
@@ -221,6 +227,12 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
       break;
     }
     const auto start = std::chrono::steady_clock::now();
+    if (config.augment)  // every train subject with its heads, hidden units and residual permuted afresh
+      for (MapperExample& e : train)
+        if (!e.subject->arch.compiled())
+          e.input = encoder_input(permute_subject(*e.subject, tc.seed * 1000003 + static_cast<uint64_t>(epoch) * 7919 +
+                                                                  static_cast<uint64_t>(e.view_id)),
+                                  config);
     Rng shuffle(tc.seed * 1000003 + static_cast<uint64_t>(epoch));
     const auto batches = batches_of(train, tc.batch, &shuffle);
     mapper->train();

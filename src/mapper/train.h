@@ -27,6 +27,8 @@ struct MapperTrainConfig {
   bool no_weights = false;           // train the floor: encoder input zeroed
   std::string target = "reduced";    // "reduced" (the program's reduced form) or "sampled"
   std::string split = "program";     // "program" (ours) or "view" (the paper's protocol; config.h)
+  bool augment = false;              // layergraph: permute each subject's heads, hidden units and residual
+                                     // dimensions afresh every epoch (the same function, other weights)
   int views = 0;                     // at most this many views of each model (lowest ordinals; 0 = all)
   int64_t programs = 0;              // train on the first this many programs of the train split, in id
                                      // order (0 = all): the scaling curve's corpus sizes, one test split
