@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -262,6 +263,19 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
   std::vector<MapperExample> test = load_examples(*corpus, config, "test", /*keep_subjects=*/true);
   if (test.empty()) throw Error("'" + o.corpus + "' has no learned " + config.language + " views in its test split");
   if (o.limit > 0 && static_cast<size_t>(o.limit) < test.size()) test.resize(static_cast<size_t>(o.limit));
+  // Two programs sampled apart can reduce to one program, and the split is by the sampled program: a test
+  // program's reduced form may be one the mapper learned to write. Split by program, each view is also
+  // counted in a row that says whether its reduced form was among the mapper's training programs' (the
+  // train split, or the prefix it trained on).
+  std::set<std::string> trained_reduced;
+  if (config.split == "program") {
+    Statement q(corpus->db(),
+                "SELECT DISTINCT p.id, p.reduced_tokens FROM programs p JOIN models m ON m.program_id = p.id "
+                "WHERE p.split = 'train' AND p.language = ? AND m.status IN ('learned', 'compiled') ORDER BY p.id");
+    q.bind(1, config.language);
+    int64_t n = 0;
+    while (q.step() && (config.train_programs == 0 || n++ < config.train_programs)) trained_reduced.insert(q.text(1));
+  }
 
   EvalReport r;
   r.language = config.language;
@@ -309,7 +323,12 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
   Progress progress("eval", static_cast<int64_t>(test.size()));
   int64_t done = 0;
   for (const MapperExample& e : test) {
-    const std::vector<std::string> rows = {"all", "params " + params_bucket(e.params), "tokens " + length_bucket(e.sampled.size())};
+    std::vector<std::string> rows = {"all", "params " + params_bucket(e.params), "tokens " + length_bucket(e.sampled.size())};
+    if (config.split == "program") {
+      std::string reduced;
+      for (const std::string& t : e.reduced) reduced += (reduced.empty() ? "" : " ") + t;
+      rows.push_back(trained_reduced.count(reduced) ? "reduced form trained on" : "reduced form unseen");
+    }
     if (const nlohmann::json* record = views.find(e.view_id)) {
       try {
         tally(*record, rows);
@@ -380,6 +399,8 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
     if (any.count(std::string("params ") + b)) r.rows.push_back(std::string("params ") + b);
   for (const char* b : {"1-16", "17-32", "33-64", "65-128", "129+"})
     if (any.count(std::string("tokens ") + b)) r.rows.push_back(std::string("tokens ") + b);
+  for (const char* b : {"reduced form unseen", "reduced form trained on"})
+    if (any.count(b)) r.rows.push_back(b);
   r.seconds = since(t_start);
   return r;
 }
