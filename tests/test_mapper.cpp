@@ -70,7 +70,7 @@ TEST(Mapper, EncoderOutputShapesForEveryPresetSize) {
       const std::string e = encoder;
       const int64_t probes = static_cast<int64_t>(probe_inputs(InputDomain{}).size());
       const int64_t want = e == "layergraph" ? archs[i].n_layers + 2
-                           : e == "invariant" ? archs[i].n_layers * (archs[i].n_heads + 2) + 1
+                           : e == "invariant" ? archs[i].n_layers * (archs[i].n_heads + 2) + 2  // + direct, classes
                            : e == "behaviour" ? probes
                                               : archs[i].n_layers * (archs[i].n_heads + 2) + probes;
       EXPECT_EQ(real, want) << encoder << " subject " << i;

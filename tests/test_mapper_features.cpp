@@ -94,6 +94,25 @@ TEST(MapperFeatures, ProbeEncodingIgnoresHeadUnitAndResidualOrder) {
 // The augmentation (mapper train --augment): every head, hidden unit and residual dimension permuted gives the
 // same function (logits on the whole domain) with other weights; the layer graph sees the difference, the
 // invariant encoding does not.
+// Output values, not class indices: x + 1 and x - 1 on tokens 1..5 both give classes 0..4 in order, but
+// other values.
+TEST(MapperFeatures, ValueIdsTellValuesApartAndMatchPythonEquality) {
+  EXPECT_EQ(value_id(Value::of_int(0)), 66);
+  EXPECT_EQ(value_id(Value::of_float(3.0)), value_id(Value::of_int(3)));
+  EXPECT_NE(value_id(Value::of_int(3)), value_id(Value::of_int(4)));
+  EXPECT_EQ(value_id(Value{}), 1);
+  EXPECT_EQ(value_id(Value::of_int(-64)), 2);
+  EXPECT_EQ(value_id(Value::of_int(64)), 130);
+  EXPECT_EQ(value_id(Value::of_int(-65)), 260);
+  EXPECT_EQ(value_id(Value::of_int(1000)), 261);
+  EXPECT_EQ(value_id(Value::of_float(0.5)), 131 + 2 + 64);
+  EXPECT_NE(value_id(Value::of_float(0.5)), value_id(Value::of_float(0.25)));
+  for (int64_t v = -70; v <= 70; ++v) {
+    EXPECT_GE(value_id(Value::of_int(v)), 2);
+    EXPECT_LT(value_id(Value::of_int(v)), kValueIds);
+  }
+}
+
 TEST(MapperFeatures, PermutedSubjectsComputeTheSameWithOtherWeights) {
   const SubjectModel m = random_subject(arch_of(16, 2, 4, 5), 11);
   const SubjectModel p = permute_subject(m, 3);

@@ -41,6 +41,8 @@ Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands) {
   train->add_option("--batch", o->batch, "subjects per step")->check(CLI::Range(1, 65536));
   train->add_option("--lr", o->lr, "AdamW learning rate")->check(CLI::Range(1e-7, 0.5));
   train->add_option("--d-model", o->d_model, "mapper width")->check(CLI::Range(8, 4096));
+  train->add_option("--d-ff", o->d_ff, "decoder feed-forward width (the paper's 32)")->check(CLI::Range(1, 65536));
+  train->add_option("--layers", o->layers, "decoder layers (the paper's 3)")->check(CLI::Range(1, 24));
   train->add_flag("--no-weights", o->no_weights, "train the floor: the encoder's input zeroed");
   train->add_option("--target", o->target,
                     "what the mapper learns to write: each program's reduced form (the default; the shortest "

@@ -16,7 +16,7 @@ std::string MapperConfig::to_json() const {
                         {"max_tokens", max_tokens},   {"no_weights", no_weights},
                         {"target", target},           {"split", split},
                         {"train_programs", train_programs}, {"views_per_model", views_per_model},
-                        {"augment", augment},
+                        {"augment", augment},         {"class_values", class_values},
                         {"features", nlohmann::json::parse(features.to_json())}}
       .dump();
 }
@@ -40,6 +40,7 @@ MapperConfig MapperConfig::from_json(const std::string& text) {
     c.train_programs = j.value("train_programs", int64_t{0});
     c.views_per_model = j.value("views_per_model", 0);
     c.augment = j.value("augment", false);
+    c.class_values = j.value("class_values", false);
     c.features = FeatureSpec::from_json(j.at("features").dump());
     c.validate();
     return c;

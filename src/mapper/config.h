@@ -33,6 +33,8 @@ struct MapperConfig {
                                       // first, in training and evaluation (0 = all)
   bool augment = false;               // trained with the subjects' heads, hidden units and residual
                                       // dimensions permuted afresh every epoch (layergraph; subject/permute.h)
+  bool class_values = true;           // invariant: one more token saying what value each output class
+                                      // stands for (checkpoints from before it say nothing: false)
   bool no_weights = false;            // the floor: the encoder's input is zeroed (what the program prior gives)
   FeatureSpec features;               // encoder input sizes, fixed from the training corpus
 

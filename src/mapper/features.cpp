@@ -233,6 +233,8 @@ InvariantInput invariant_input(const SubjectModel& m, const FeatureSpec& spec) {
       in.neuron_layer.push_back(l);
     }
   }
+  in.class_values.assign(static_cast<size_t>(Cmax), 0);
+  for (int k = 0; k < C; ++k) in.class_values[static_cast<size_t>(k)] = static_cast<int16_t>(value_id(m.classes[static_cast<size_t>(k)]));
   // The direct path: embeddings through the final LayerNorm straight into the head.
   const std::vector<float> rf = residual_grid(m, spec, ln(m, "ln_f.weight"), ln(m, "ln_f.bias"), valid);
   in.direct.assign(static_cast<size_t>(spec.direct_features()), 0.f);
@@ -243,6 +245,19 @@ InvariantInput invariant_input(const SubjectModel& m, const FeatureSpec& spec) {
     if (valid[static_cast<size_t>(a)])
       std::copy_n(&logits[static_cast<size_t>(a) * C], C, &in.direct[static_cast<size_t>(a) * Cmax]);
   return in;
+}
+
+int value_id(const Value& v) {
+  if (v.is_none()) return 1;
+  const double x = v.as_double();
+  if (std::isnan(x)) return 1;
+  if (x == std::floor(x)) {
+    if (x < -64) return 260;
+    if (x > 64) return 261;
+    return 2 + static_cast<int>(x) + 64;
+  }
+  const double q = std::clamp(std::round(4 * x), -64.0, 64.0);
+  return 131 + static_cast<int>(q) + 64;
 }
 
 std::vector<Input> probe_inputs(const InputDomain& domain) { return domain.evaluation_set(kProbeInputs, kProbeSeed); }
@@ -274,7 +289,7 @@ FunctionalInput functional_input(const SubjectModel& m, const FeatureSpec& spec,
       cls[static_cast<size_t>(r)] = static_cast<int>(std::max_element(row, row + C) - row);
       pair[static_cast<size_t>(r)] = static_cast<int>(ids[static_cast<size_t>(r)]) * W + r;
       b.io[x * 2 * W + static_cast<size_t>(r)] = static_cast<int16_t>(ids[static_cast<size_t>(r)]);
-      b.io[x * 2 * W + static_cast<size_t>(W + r)] = static_cast<int16_t>(cls[static_cast<size_t>(r)] + 1);
+      b.io[x * 2 * W + static_cast<size_t>(W + r)] = static_cast<int16_t>(value_id(m.classes[static_cast<size_t>(cls[static_cast<size_t>(r)])]));
     }
     if (!internals) continue;
     for (int q = 0; q < n; ++q) {

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "core/domain.h"
+#include "core/value.h"
 #include "subject/model.h"
 
 namespace mm {
@@ -59,6 +60,8 @@ struct FeatureSpec {
 // The smallest spec that fits every model (node_width: the largest node, capped at `node_width_cap`).
 FeatureSpec feature_spec_for(const std::vector<const SubjectModel*>& models, int node_width_cap = 16384);
 
+int value_id(const Value& v);  // below, with kValueIds
+
 struct LayerGraphInput {
   int nodes = 0;          // n_layers + 2
   std::vector<float> x;   // (nodes, node_width)
@@ -77,6 +80,8 @@ struct InvariantInput {
   std::vector<float> neurons;       // (n_neurons_total, neuron_features)
   std::vector<int> neuron_layer;    // (n_neurons_total)
   std::vector<float> direct;        // (direct_features)
+  std::vector<int16_t> class_values;  // (classes): value_id of what class k means (0 past the subject's
+                                      // classes); what the class columns above stand for
 };
 InvariantInput invariant_input(const SubjectModel& m, const FeatureSpec& spec);
 
@@ -85,10 +90,17 @@ constexpr uint64_t kProbeInputs = 512;
 constexpr uint64_t kProbeSeed = 11;
 std::vector<Input> probe_inputs(const InputDomain& domain);
 
+// A subject's class k means the value classes[k], and which values a program outputs differs from program to
+// program: the behaviour encoders read output values, not class indices, each as one of kValueIds ids —
+// 0 past the input's end, 1 None, 2..130 the integers -64..64 (an integral float counts as its integer, as
+// in Python), 131..259 other floats by round(4 v) clamped to -64..64, 260 an integer below -64, 261 above 64.
+constexpr int kValueIds = 262;
+int value_id(const Value& v);
+
 struct BehaviourInput {
   int n = 0;                  // probe inputs
-  std::vector<int16_t> io;    // (n, 2 max_len): input token ids (0 = PAD past the end), then the predicted
-                              // class + 1 at each position (0 past the end)
+  std::vector<int16_t> io;    // (n, 2 max_len): input token ids (0 = PAD past the end), then the value id
+                              // of the predicted output at each position (0 past the end)
 };
 // The probe encoder's internals use InvariantInput's head and neuron fields (direct stays empty), sized by
 // probe_head_features and probe_neuron_features. `internals` false: the behaviour alone.

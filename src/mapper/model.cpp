@@ -136,6 +136,16 @@ EncoderBatch collate(const std::vector<const EncoderInput*>& inputs, const Mappe
   b.heads = tensor_of(heads, {B, Hn, hf}).to(device);
   b.neurons = tensor_of(neurons, {B, Nn, nf}).to(device);
   if (df > 0) b.direct = tensor_of(direct, {B, df}).to(device);
+  if (!probe && config.class_values) {
+    auto cv = torch::zeros({B, static_cast<int64_t>(f.classes)}, torch::kInt64);
+    auto acc = cv.accessor<int64_t, 2>();
+    for (int64_t i = 0; i < B; ++i) {
+      const auto& v = inputs[static_cast<size_t>(i)]->circuits.class_values;
+      for (size_t k = 0; k < v.size() && k < static_cast<size_t>(f.classes); ++k)
+        acc[i][static_cast<int64_t>(k)] = config.no_weights ? 0 : v[k];
+    }
+    b.class_values = cv.to(device);
+  }
   b.head_layer = head_layer.to(device);
   b.neuron_layer = neuron_layer.to(device);
   b.head_mask = head_mask.to(device);
@@ -167,7 +177,8 @@ MapperImpl::MapperImpl(const MapperConfig& config) : config_(config) {
     direct_norm_ = register_module("direct_norm", LayerNorm(LayerNormOptions({f.direct_features()})));
     direct_in_ = register_module("direct_in", Linear(f.direct_features(), d));
     layer_embed_ = register_module("layer_embed", torch::nn::Embedding(kMaxLayerEmbeddings, d));
-    type_embed_ = register_module("type_embed", torch::nn::Embedding(4, d));  // head, mean, max, direct
+    type_embed_ = register_module("type_embed", torch::nn::Embedding(config_.class_values ? 5 : 4, d));  // head, mean, max, direct, classes
+    if (config_.class_values) class_embed_ = register_module("class_embed", torch::nn::Embedding(f.classes * kValueIds, d));
   } else {  // behaviour, probe
     if (config_.encoder == "probe") {
       head_norm_ = register_module("head_norm", LayerNorm(LayerNormOptions({f.probe_head_features()})));
@@ -179,7 +190,7 @@ MapperImpl::MapperImpl(const MapperConfig& config) : config_(config) {
     }
     type_embed_ = register_module("type_embed", torch::nn::Embedding(5, d));  // head, mean, max, (direct), probe input
     io_in_ = register_module("io_in", torch::nn::Embedding(f.max_len * f.vocab, d));
-    io_out_ = register_module("io_out", torch::nn::Embedding(f.max_len * (f.classes + 1), d));
+    io_out_ = register_module("io_out", torch::nn::Embedding(f.max_len * kValueIds, d));
     io_mlp1_ = register_module("io_mlp1", Linear(d, d));
     io_mlp2_ = register_module("io_mlp2", Linear(d, d));
   }
@@ -235,6 +246,12 @@ Memory MapperImpl::encode_invariant(const EncoderBatch& b) {
   circuit_tokens(b, tokens, masks);
   tokens.push_back((direct_in_->forward(direct_norm_->forward(b.direct)) + type(3)).unsqueeze(1));  // (B, 1, d)
   masks.push_back(torch::ones({b.direct.size(0), 1}, torch::TensorOptions(torch::kBool).device(device)));
+  if (config_.class_values) {  // what each output class stands for: class k's value, embedded by k, summed
+    const int64_t C = config_.features.classes;
+    const auto ids = b.class_values + torch::arange(C, torch::TensorOptions(torch::kInt64).device(device)) * kValueIds;
+    tokens.push_back((class_embed_->forward(ids).sum(1) + type(4)).unsqueeze(1));
+    masks.push_back(torch::ones({b.direct.size(0), 1}, torch::TensorOptions(torch::kBool).device(device)));
+  }
   return {torch::cat(tokens, 1), torch::cat(masks, 1)};
 }
 
@@ -242,9 +259,9 @@ Memory MapperImpl::encode_functional(const EncoderBatch& b) {
   const auto device = b.io.device();
   std::vector<torch::Tensor> tokens, masks;
   if (config_.encoder == "probe") circuit_tokens(b, tokens, masks);
-  // One token per probe input: its input token and output class at each position, embedded by position
+  // One token per probe input: its input token and output value at each position, embedded by position
   // and summed, then an MLP.
-  const int64_t W = config_.features.max_len, V = config_.features.vocab, C1 = config_.features.classes + 1;
+  const int64_t W = config_.features.max_len, V = config_.features.vocab, C1 = kValueIds;
   const auto positions = torch::arange(W, torch::TensorOptions(torch::kInt64).device(device));
   const auto in_ids = b.io.slice(2, 0, W) + positions * V;        // (B, n, W)
   const auto out_ids = b.io.slice(2, W, 2 * W) + positions * C1;  // (B, n, W)

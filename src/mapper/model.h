@@ -31,6 +31,7 @@ struct EncoderBatch {
   torch::Tensor heads, head_layer, head_mask;             // (B, Hn, head_features), (B, Hn), (B, Hn)
   torch::Tensor neurons, neuron_layer, neuron_mask;       // (B, Nn, neuron_features), (B, Nn), (B, Nn)
   torch::Tensor direct;                                   // (B, direct_features)
+  torch::Tensor class_values;                             // (B, classes) int64: value ids (invariant)
   torch::Tensor io, io_mask;                              // (B, n, 2 max_len) int64, (B, n): probe inputs
   int max_layers = 0;
 };
@@ -81,6 +82,7 @@ class MapperImpl : public torch::nn::Module {
   // invariant
   torch::nn::LayerNorm head_norm_{nullptr}, neuron_norm_{nullptr}, direct_norm_{nullptr};
   torch::nn::Linear head_in_{nullptr}, neuron_in_{nullptr}, neuron_out_{nullptr}, direct_in_{nullptr};
+  torch::nn::Embedding class_embed_{nullptr};  // invariant with class_values
   torch::nn::Embedding layer_embed_{nullptr}, type_embed_{nullptr};
   // behaviour and probe: the probe inputs' tokens
   torch::nn::Embedding io_in_{nullptr}, io_out_{nullptr};

@@ -125,7 +125,7 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     config = c.config;
     epochs = c.epochs;
     if (config.language != language || config.encoder != tc.encoder || config.no_weights != tc.no_weights ||
-        config.d_model != tc.d_model || config.target != tc.target || config.split != tc.split ||
+        config.d_model != tc.d_model || config.d_ff != tc.d_ff || config.n_layers != tc.layers || config.target != tc.target || config.split != tc.split ||
         config.train_programs != tc.programs || config.views_per_model != tc.views || config.augment != tc.augment)
       throw Error("'" + tc.out + "' holds a mapper of another configuration (" + config.language + ", " + config.encoder +
                   (config.no_weights ? ", no weights" : "") + ", d_model " + std::to_string(config.d_model) + ", target " +
@@ -144,6 +144,8 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     config.language = language;
     config.encoder = tc.encoder;
     config.d_model = tc.d_model;
+    config.d_ff = tc.d_ff;
+    config.n_layers = tc.layers;
     config.no_weights = tc.no_weights;
     config.target = tc.target;
     config.split = tc.split;

@@ -24,6 +24,8 @@ struct MapperTrainConfig {
   double lr = 1e-3;                  // AdamW learning rate (after a warmup of one epoch's steps / 4)
   double weight_decay = 0.01;        // AdamW
   int d_model = 128;                 // mapper width
+  int d_ff = 32;                     // decoder feed-forward width (the paper's 32)
+  int layers = 3;                    // decoder layers (the paper's 3)
   bool no_weights = false;           // train the floor: encoder input zeroed
   std::string target = "reduced";    // "reduced" (the program's reduced form) or "sampled"
   std::string split = "program";     // "program" (ours) or "view" (the paper's protocol; config.h)
