@@ -10,5 +10,8 @@ namespace mm {
 
 uint64_t fnv1a64(std::string_view bytes);
 std::string hex64(uint64_t v);  // 16 lowercase hex digits
+// splitmix64's finaliser: every input bit reaches every output bit (FNV-1a's last byte barely reaches the
+// low residues); what seeds Rng and mixes a hash whose residue is used.
+uint64_t mix64(uint64_t z);
 
 }  // namespace mm

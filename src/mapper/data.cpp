@@ -28,14 +28,8 @@ SubjectModel subject_of_view(const std::string& weights, int64_t view_id) {
 
 std::string view_split(const std::string& program_hash, int64_t model_seed, int64_t ordinal) {
   // FNV-1a's last byte barely reaches the residue mod 5 (ordinals 0, 1, 2 gave residues 2, 3, 4 for every
-  // program tried), so the hash is mixed once more (splitmix64's finaliser) before the split is taken.
-  uint64_t x = fnv1a64("view " + program_hash + " " + std::to_string(model_seed) + " " + std::to_string(ordinal));
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return split_of(hex64(x));
+  // program tried), so the hash is mixed once more before the split is taken.
+  return split_of(hex64(mix64(fnv1a64("view " + program_hash + " " + std::to_string(model_seed) + " " + std::to_string(ordinal)))));
 }
 
 std::string corpus_language(Corpus& corpus) {
