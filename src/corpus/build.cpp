@@ -20,12 +20,6 @@ namespace mm {
 
 namespace {
 
-std::string join(const std::vector<std::string>& tokens) {
-  std::string s;
-  for (const auto& t : tokens) s += (s.empty() ? "" : " ") + t;
-  return s;
-}
-
 std::string train_config_json(const TrainConfig& c, const SubjectArch& arch) {
   return nlohmann::json({{"batch", c.batch}, {"lr", c.lr > 0 ? c.lr : default_learning_rate(arch)},
                          {"weight_decay", c.weight_decay}, {"beta1", c.beta1}, {"beta2", c.beta2}, {"clip", c.clip},
@@ -47,7 +41,7 @@ std::vector<std::shared_ptr<const Program>> build_program_list(const BuildConfig
   std::vector<std::shared_ptr<const Program>> list;
   std::set<std::string> seen;
   auto add = [&](std::shared_ptr<const Program> p) {
-    if (seen.insert(join(p->tokens())).second) list.push_back(std::move(p));
+    if (seen.insert(join_tokens(p->tokens())).second) list.push_back(std::move(p));
   };
   if (!config.from.empty()) {
     std::ifstream in(config.from);
@@ -105,14 +99,8 @@ BuildSummary corpus_build(Corpus& corpus, const BuildConfig& config, const std::
     std::vector<size_t> mine, fresh;
     for (size_t i = 0; i < list.size(); ++i)
       if (static_cast<int>(i % static_cast<size_t>(config.shard_count)) == config.shard_index) mine.push_back(i);
-    {
-      Statement find(corpus.db(), "SELECT 1 FROM programs WHERE language = ? AND tokens = ?");
-      for (size_t i : mine) {
-        find.bind(1, config.language).bind(2, join(list[i]->tokens()));
-        if (!find.step()) fresh.push_back(i);
-        find.reset();
-      }
-    }
+    for (size_t i : mine)
+      if (!corpus.find_program(config.language, join_tokens(list[i]->tokens()))) fresh.push_back(i);
     std::map<size_t, std::pair<std::string, std::string>> reduced;  // list index -> (source, tokens)
     if (!fresh.empty()) {
       log("reducing " + std::to_string(fresh.size()) + " new programs");
@@ -122,16 +110,16 @@ BuildSummary corpus_build(Corpus& corpus, const BuildConfig& config, const std::
                                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
       parallel_for(fresh.size(), threads, [&](size_t k) {
         const Reduction r = reduce_program(lang, *list[fresh[k]], inputs);
-        out[k] = {r.program->text(), join(r.program->tokens())};
+        out[k] = {r.program->text(), join_tokens(r.program->tokens())};
       });
       for (size_t k = 0; k < fresh.size(); ++k) reduced[fresh[k]] = std::move(out[k]);
     }
     Db::Transaction t(corpus.db());
     for (size_t i : mine) {
       ++summary.in_shard;
-      const std::string tokens = join(list[i]->tokens());
-      const auto it = reduced.find(i);
-      const int64_t id = it == reduced.end() ? corpus.add_program(config.language, list[i]->text(), tokens, "", "")
+      const std::string tokens = join_tokens(list[i]->tokens());
+      const auto it = reduced.find(i);  // not there: stored before this build began
+      const int64_t id = it == reduced.end() ? *corpus.find_program(config.language, tokens)
                                              : corpus.add_program(config.language, list[i]->text(), tokens,
                                                                   it->second.first, it->second.second);
       if (corpus.has_model(id, config.origin, preset)) {

@@ -57,6 +57,12 @@ std::string program_hash(const std::string& language, const std::string& tokens)
   return hex64(fnv1a64(language + "\n" + tokens));
 }
 
+std::string join_tokens(const std::vector<std::string>& tokens) {
+  std::string s;
+  for (const auto& t : tokens) s += (s.empty() ? "" : " ") + t;
+  return s;
+}
+
 std::string split_of(const std::string& hash_hex) {
   return std::stoull(hash_hex, nullptr, 16) % 5 == 0 ? "test" : "train";
 }
@@ -109,11 +115,16 @@ std::unique_ptr<Corpus> Corpus::open(const std::string& path, bool create, bool 
   return c;
 }
 
-int64_t Corpus::add_program(const std::string& language, const std::string& source, const std::string& tokens,
-                            const std::string& reduced_source, const std::string& reduced_tokens) {
+std::optional<int64_t> Corpus::find_program(const std::string& language, const std::string& tokens) {
   Statement find(db_, "SELECT id FROM programs WHERE language = ? AND tokens = ?");
   find.bind(1, language).bind(2, tokens);
   if (find.step()) return find.int64(0);
+  return std::nullopt;
+}
+
+int64_t Corpus::add_program(const std::string& language, const std::string& source, const std::string& tokens,
+                            const std::string& reduced_source, const std::string& reduced_tokens) {
+  if (const auto id = find_program(language, tokens)) return *id;
   const std::string hash = program_hash(language, tokens);
   Statement ins(db_,
                 "INSERT INTO programs(language, source, tokens, hash, split, reduced_source, reduced_tokens) "

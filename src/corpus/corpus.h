@@ -57,6 +57,9 @@ struct ModelRecord {
   std::string config;              // JSON of the training settings
 };
 
+// A program's canonical tokens as the corpus stores them: space-separated.
+std::string join_tokens(const std::vector<std::string>& tokens);
+
 // "train" or "test" for a program hash: test when hash mod 5 == 0.
 std::string split_of(const std::string& hash_hex);
 std::string program_hash(const std::string& language, const std::string& tokens);
@@ -70,6 +73,8 @@ class Corpus {
   Db& db() { return db_; }
   const std::string& path() const { return db_.path(); }
 
+  // The id of the program with these tokens, if stored.
+  std::optional<int64_t> find_program(const std::string& language, const std::string& tokens);
   // The id of the program with these tokens, adding it (with its reduced form) if new.
   int64_t add_program(const std::string& language, const std::string& source, const std::string& tokens,
                       const std::string& reduced_source, const std::string& reduced_tokens);

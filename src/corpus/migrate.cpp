@@ -53,13 +53,13 @@ int64_t corpus_migrate(const std::string& path, int threads, const std::function
   }
   struct Todo {
     int64_t id;
-    std::string language, source, weights;
+    std::string language, source, tokens, weights;
     std::string reduced_source, reduced_tokens, error;
   };
   std::vector<Todo> todo;
   {
-    Statement q(db, "SELECT id, language, source FROM programs WHERE reduced_tokens IS NULL ORDER BY id");
-    while (q.step()) todo.push_back({q.int64(0), q.text(1), q.text(2), "", "", "", ""});
+    Statement q(db, "SELECT id, language, source, tokens FROM programs WHERE reduced_tokens IS NULL ORDER BY id");
+    while (q.step()) todo.push_back({q.int64(0), q.text(1), q.text(2), q.text(3), "", "", "", ""});
   }
   // A program's first stored view (its weights carry the domain it was trained on), read a batch at a time.
   Statement first_view(db,
@@ -87,9 +87,7 @@ int64_t corpus_migrate(const std::string& path, int threads, const std::function
         const auto program = lang.parse(t.source);
         Reduction r = reduce_program(lang, *program, reduction_inputs(domain));
         t.reduced_source = r.program->text();
-        std::string tokens;
-        for (const std::string& w : r.program->tokens()) tokens += (tokens.empty() ? "" : " ") + w;
-        t.reduced_tokens = tokens;
+        t.reduced_tokens = join_tokens(r.program->tokens());
         t.weights.clear();
       } catch (const std::exception& e) {
         t.error = e.what();
@@ -97,15 +95,11 @@ int64_t corpus_migrate(const std::string& path, int threads, const std::function
     });
     Db::Transaction tx(db);
     Statement up(db, "UPDATE programs SET reduced_source = ?, reduced_tokens = ? WHERE id = ?");
-    Statement old(db, "SELECT tokens FROM programs WHERE id = ?");
     for (size_t k = start; k < end; ++k) {
       const Todo& t = todo[k];
       if (!t.error.empty()) throw Error("'" + path + "': program " + std::to_string(t.id) + " could not be reduced: " + t.error);
       up.bind(1, t.reduced_source).bind(2, t.reduced_tokens).bind(3, t.id).run();
-      old.bind(1, t.id);
-      old.step();
-      reduced += old.text(0) != t.reduced_tokens;
-      old.reset();
+      reduced += t.tokens != t.reduced_tokens;
     }
     tx.commit();
     done += static_cast<int64_t>(end - start);

@@ -108,9 +108,7 @@ Answers answer(Mapper& mapper, const SubjectModel& subject, const EvalOptions& o
 // the seconds it took: everything the report sums, so a report from records read back is the same.
 
 nlohmann::json score_json(const ProgramScore& s, const std::vector<std::string>& tokens) {
-  std::string program;
-  for (const std::string& t : tokens) program += (program.empty() ? "" : " ") + t;
-  nlohmann::json j = {{"program", program}, {"token_accuracy", s.token_accuracy}, {"exact", s.exact},
+  nlohmann::json j = {{"program", join_tokens(tokens)}, {"token_accuracy", s.token_accuracy}, {"exact", s.exact},
                       {"parses", s.parses}, {"equivalent", s.equivalent}, {"fidelity_position", s.fidelity_position},
                       {"fidelity_sequence", s.fidelity_sequence}};
   if (s.bpe_token_accuracy >= 0) j["bpe_token_accuracy"] = s.bpe_token_accuracy;
@@ -325,9 +323,7 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
   for (const MapperExample& e : test) {
     std::vector<std::string> rows = {"all", "params " + params_bucket(e.params), "tokens " + length_bucket(e.sampled.size())};
     if (config.split == "program") {
-      std::string reduced;
-      for (const std::string& t : e.reduced) reduced += (reduced.empty() ? "" : " ") + t;
-      rows.push_back(trained_reduced.count(reduced) ? "reduced form trained on" : "reduced form unseen");
+      rows.push_back(trained_reduced.count(join_tokens(e.reduced)) ? "reduced form trained on" : "reduced form unseen");
     }
     if (const nlohmann::json* record = views.find(e.view_id)) {
       try {
