@@ -237,6 +237,17 @@ std::vector<float> trained_forward(const SubjectModel& m, std::span<const int64_
   return logits;
 }
 
+// A compiled model's attention (layers, heads, n + 1, n + 1) with BOS dropped from both sides: what each
+// position gives the real positions (the rest went to BOS).
+std::vector<float> drop_bos(const SubjectArch& a, const std::vector<float>& attn, size_t n) {
+  const size_t rows = n + 1, heads = static_cast<size_t>(a.n_layers) * a.n_heads;
+  std::vector<float> out(heads * n * n);
+  for (size_t h = 0; h < heads; ++h)
+    for (size_t q = 0; q < n; ++q)
+      for (size_t k = 0; k < n; ++k) out[(h * n + q) * n + k] = attn[(h * rows + q + 1) * rows + k + 1];
+  return out;
+}
+
 }  // namespace
 
 std::vector<float> subject_residual(const SubjectModel& m, std::span<const int64_t> input) {
@@ -254,20 +265,13 @@ std::vector<float> subject_logits(const SubjectModel& m, std::span<const int64_t
 }
 
 std::vector<float> subject_attention(const SubjectModel& m, std::span<const int64_t> input) {
-  const SubjectArch& a = m.arch;
   std::vector<float> attn;
-  if (!a.compiled()) {
+  if (!m.arch.compiled()) {
     trained_forward(m, input, &attn);
     return attn;
   }
   compiled_forward(m, input, &attn);
-  // BOS dropped from both sides: what each position gives the real positions (the rest went to BOS).
-  const size_t n = input.size(), rows = n + 1, heads = static_cast<size_t>(a.n_layers) * a.n_heads;
-  std::vector<float> out(heads * n * n);
-  for (size_t h = 0; h < heads; ++h)
-    for (size_t q = 0; q < n; ++q)
-      for (size_t k = 0; k < n; ++k) out[(h * n + q) * n + k] = attn[(h * rows + q + 1) * rows + k + 1];
-  return out;
+  return drop_bos(m.arch, attn, input.size());
 }
 
 SubjectTrace subject_trace(const SubjectModel& m, std::span<const int64_t> input) {
@@ -279,12 +283,7 @@ SubjectTrace subject_trace(const SubjectModel& m, std::span<const int64_t> input
   }
   const std::vector<float> x = compiled_forward(m, input, &t.attention, &t.mlp);
   linear(x, static_cast<int>(input.size()), a.d_model, weight(m, "head.weight"), weight(m, "head.bias"), t.logits);
-  const size_t n = input.size(), rows = n + 1, heads = static_cast<size_t>(a.n_layers) * a.n_heads;
-  std::vector<float> out(heads * n * n);
-  for (size_t h = 0; h < heads; ++h)
-    for (size_t q = 0; q < n; ++q)
-      for (size_t k = 0; k < n; ++k) out[(h * n + q) * n + k] = t.attention[(h * rows + q + 1) * rows + k + 1];
-  t.attention = std::move(out);
+  t.attention = drop_bos(a, t.attention, input.size());
   return t;
 }
 
