@@ -97,10 +97,13 @@ void check(const MapperTrainConfig& c) {
   if (c.epochs < 1 || c.epochs > 100000) throw Error("--epochs must be in 1..100000");
   if (c.batch < 1 || c.batch > 65536) throw Error("--batch must be in 1..65536");
   if (!(c.lr > 0 && c.lr < 1)) throw Error("--lr must be in (0, 1)");
-  if (c.encoder != "layergraph" && c.encoder != "invariant" && c.encoder != "behaviour" && c.encoder != "probe")
-    throw Error("unknown encoder '" + c.encoder + "' (choose layergraph, invariant, behaviour or probe)");
-  if (c.target != "reduced" && c.target != "sampled") throw Error("unknown target '" + c.target + "' (choose reduced or sampled)");
-  if (c.split != "program" && c.split != "view") throw Error("unknown split '" + c.split + "' (choose program or view)");
+  {  // the choices MapperConfig knows, checked before any view is read
+    MapperConfig choices;
+    choices.encoder = c.encoder;
+    choices.target = c.target;
+    choices.split = c.split;
+    choices.validate();
+  }
   if (c.programs < 0) throw Error("--programs must be 0 (all) or more");
   if (c.views < 0) throw Error("--views must be 0 (all) or more");
   if (c.augment && c.encoder != "layergraph")
@@ -170,12 +173,13 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
       const int64_t last = programs[static_cast<size_t>(tc.programs - 1)];
       std::erase_if(all, [&](const MapperExample& e) { return e.program_id > last; });
     }
+    auto unit = [&](const MapperExample& e) { return config.split == "view" ? e.view_id : e.program_id; };
     std::vector<int64_t> ids;
-    for (const MapperExample& e : all) ids.push_back(config.split == "view" ? e.view_id : e.program_id);
+    for (const MapperExample& e : all) ids.push_back(unit(e));
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     for (MapperExample& e : all) {
-      const auto rank = std::lower_bound(ids.begin(), ids.end(), config.split == "view" ? e.view_id : e.program_id) - ids.begin();
+      const auto rank = std::lower_bound(ids.begin(), ids.end(), unit(e)) - ids.begin();
       (tc.patience > 0 && rank % 10 == 0 ? holdout : train).push_back(std::move(e));
     }
   }
