@@ -5,6 +5,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <thread>
 #include <nlohmann/json.hpp>
 
@@ -281,15 +282,59 @@ Command add_corpus_command(CLI::App& root, std::vector<Command>& subcommands) {
 
 Command add_predict_command(CLI::App& root) {
   struct Options {
-    std::string model, input;
+    std::string model, input, inputs;
+    bool domain = false, logits = false;
   };
   auto o = std::make_shared<Options>();
-  CLI::App* app = root.add_subcommand("predict", "run a subject model on one input and print its output as JSON");
+  CLI::App* app = root.add_subcommand("predict", "run a subject model on one input (or its whole domain) and print its output as JSON");
   app->add_option("--model", o->model, "a .safetensors subject model (see `corpus export`)")->required();
-  app->add_option("--input", o->input, "input as a JSON array of integers, e.g. '[1,2,3]'")->required();
+  auto* input = app->add_option("--input", o->input, "input as a JSON array of integers, e.g. '[1,2,3]'");
+  auto* domain = app->add_flag("--domain", o->domain,
+                               "every input of the model's domain instead, shortest first: one JSON line each, "
+                               "{\"input\": [...], \"output\": [...]}")
+                     ->excludes(input);
+  auto* inputs = app->add_option("--inputs", o->inputs,
+                                  "a file of inputs, one JSON array per line ('-' reads stdin): one JSON line each, "
+                                  "as --domain prints")
+                      ->excludes(input)
+                      ->excludes(domain);
+  input->excludes(domain);
+  app->add_flag("--logits", o->logits, "with --domain or --inputs: each line also holds \"logits\", per position one per class");
   return {app, [o] {
-            const Input x = parse_input_json(o->input);
             const SubjectModel m = subject_from_safetensors(safetensors_read_file(o->model), o->model);
+            std::vector<Input> xs;
+            if (o->domain) xs = m.domain.enumerate(kMaxListedInputs);
+            if (!o->inputs.empty()) {
+              std::istringstream lines(read_text_file(o->inputs));
+              std::string line;
+              for (int no = 1; std::getline(lines, line); ++no) {
+                if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+                try {
+                  xs.push_back(parse_input_json(line));
+                } catch (const Error& e) {
+                  throw Error(o->inputs + ", line " + std::to_string(no) + ": " + e.what());
+                }
+                if (const std::string why = m.domain.why_not_contained(xs.back()); !why.empty())
+                  throw Error(o->inputs + ", line " + std::to_string(no) + ": input outside the model's domain (" +
+                              m.domain.describe() + "): " + why);
+              }
+            }
+            if (o->domain || !o->inputs.empty()) {
+              for (const Input& x : xs) {
+                std::cout << "{\"input\":" << input_to_json(x) << ",\"output\":" << values_to_json(subject_predict(m, x));
+                if (o->logits) {
+                  const std::vector<float> z = subject_logits(m, x);
+                  const size_t c = m.classes.size();
+                  nlohmann::json rows = nlohmann::json::array();
+                  for (size_t r = 0; r < x.size(); ++r) rows.push_back(std::vector<float>(z.begin() + r * c, z.begin() + (r + 1) * c));
+                  std::cout << ",\"logits\":" << rows.dump();
+                }
+                std::cout << "}\n";
+              }
+              return 0;
+            }
+            if (o->input.empty()) throw Error("give --input '[...]', --inputs FILE or --domain");
+            const Input x = parse_input_json(o->input);
             if (const std::string why = m.domain.why_not_contained(x); !why.empty())
               throw Error("input outside the model's domain (" + m.domain.describe() + "): " + why);
             std::cout << values_to_json(subject_predict(m, x)) << "\n";

@@ -43,6 +43,9 @@ struct DomainFlags {
   InputDomain resolve(const Language& lang) const;  // validated
 };
 
+// `run --domain` and `predict --domain` list at most this many inputs.
+constexpr uint64_t kMaxListedInputs = 1'000'000;
+
 // Reads and parses a program file ("-" = stdin); errors name the file.
 std::unique_ptr<Program> load_program(const Language& lang, const std::string& path);
 
