@@ -562,3 +562,107 @@ TEST(MapperCli, ClassicProgramsTrainedAsTinySubjectsDecompileBySynthesis) {
 }
 
 }  // namespace mm
+
+namespace mm {
+namespace {
+
+std::string html_escaped(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '&') out += "&amp;";
+    else if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '"') out += "&quot;";
+    else if (c == '\'') out += "&#39;";
+    else out += c;
+  }
+  return out;
+}
+
+size_t occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// {input: output} from `predict --domain` or `run --domain` (JSON lines).
+std::map<std::string, std::string> by_input(const std::string& jsonl) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(jsonl);
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    out[j["input"].dump()] = j["output"].dump();
+  }
+  return out;
+}
+
+}  // namespace
+
+// `decompile --report` and `eval --report`: self-contained pages that show what was computed — the printed
+// program, one heatmap per head, the disagreements and the equivalence with the true program recounted
+// here from `predict --domain` and `run --domain`, the eval JSON's numbers — and bad input refused.
+TEST(MapperCli, ReportPagesShowTheDecompileAndTheEvalAsComputed) {
+  const std::string dir = std::filesystem::temp_directory_path() / ("mm_test_report_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string corpus = dir + "/c.sqlite", model = dir + "/v.safetensors", truth = dir + "/true.py";
+  ASSERT_EQ(modelmap("corpus build --lang rasp --from " + kCases + "/corpus_rasp.jsonl --preset tiny --views 2 "
+                     "--view-every 50 --threads 1 --out " + corpus).exit_code, 0);
+  ASSERT_EQ(modelmap("corpus export " + corpus + " --view 5 -o " + model + " --program " + truth).exit_code, 0);
+  const test::Ran d = modelmap("decompile " + model + " --search-seconds 1 --threads 1 --report " + dir + "/d.html --truth " + truth);
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  const std::string page = test::slurp(dir + "/d.html");
+  EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(page.find("</html>"), std::string::npos);
+  EXPECT_EQ(page.find(" src="), std::string::npos) << "nothing fetched";
+  EXPECT_EQ(page.find(" href="), std::string::npos) << "nothing fetched";
+  // The program printed is the program shown; one heatmap per head (tiny: 3 layers of 2 heads).
+  EXPECT_NE(page.find(html_escaped(d.out)), std::string::npos) << d.out;
+  EXPECT_EQ(occurrences(page, "<b>layer "), 6u);
+  // The disagreements, recounted: the model's predictions against the printed program's outputs.
+  test::write_file(dir + "/p.py", d.out);
+  const auto model_out = by_input(modelmap("predict --model " + model + " --domain").out);
+  const auto prog_out = by_input(modelmap("run --program " + dir + "/p.py --domain").out);
+  const auto true_out = by_input(modelmap("run --program " + truth + " --domain").out);
+  ASSERT_EQ(model_out.size(), 3905u);
+  size_t wrong = 0, differs_from_truth = 0;
+  for (const auto& [x, y] : model_out) {
+    wrong += prog_out.at(x) != y;
+    differs_from_truth += prog_out.at(x) != true_out.at(x);
+  }
+  if (wrong == 0) {
+    EXPECT_NE(page.find("Nowhere: they agree on every one of the 3,905 inputs"), std::string::npos);
+  } else {
+    EXPECT_NE(page.find(std::to_string(wrong) + " of 3,905 inputs; the first " + std::to_string(std::min<size_t>(wrong, 20))),
+              std::string::npos) << page.substr(0, 4000);
+  }
+  // The true program, and whether the answer is equivalent to it, as `run` says.
+  EXPECT_NE(page.find("From " + truth), std::string::npos);
+  EXPECT_EQ(page.find("is equivalent to it") != std::string::npos, differs_from_truth == 0) << differs_from_truth;
+
+  // The eval page: the JSON report's numbers, drawn.
+  const std::string train = "mapper train --corpus " + corpus + " --d-model 32 --threads 1 --epochs 1 ";
+  ASSERT_EQ(modelmap(train + "-o " + dir + "/m.pt").exit_code, 0);
+  ASSERT_EQ(modelmap(train + "--no-weights -o " + dir + "/f.pt").exit_code, 0);
+  const test::Ran e = modelmap("eval --corpus " + corpus + " --mapper " + dir + "/m.pt --floor " + dir + "/f.pt --threads 1 --json " +
+                               dir + "/r.json --report " + dir + "/e.html");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  const std::string eval_page = test::slurp(dir + "/e.html");
+  const auto r = nlohmann::json::parse(test::slurp(dir + "/r.json"));
+  char cell[64];
+  std::snprintf(cell, sizeof cell, "%.1f%%</td>", 100 * r["mapper"]["all"]["token_accuracy"].get<double>());
+  EXPECT_NE(eval_page.find(cell), std::string::npos) << cell;
+  EXPECT_NE(eval_page.find("<h2>greedy</h2>"), std::string::npos);
+  EXPECT_NE(eval_page.find("Fidelity per view"), std::string::npos);
+
+  // Bad input: --truth without --report; a report that cannot be written.
+  const test::Ran lone = modelmap("decompile " + model + " --truth " + truth);
+  EXPECT_EQ(lone.exit_code, 2);
+  EXPECT_NE(lone.err.find("--truth is for the report"), std::string::npos) << lone.err;
+  const test::Ran nowhere = modelmap("decompile " + model + " --search-seconds 0.2 --report /nonexistent/dir/d.html");
+  EXPECT_EQ(nowhere.exit_code, 2);
+  EXPECT_NE(nowhere.err.find("cannot write '/nonexistent/dir/d.html.tmp'"), std::string::npos) << nowhere.err;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace mm

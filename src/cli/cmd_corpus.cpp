@@ -293,7 +293,7 @@ Command add_predict_command(CLI::App& root) {
                                "every input of the model's domain instead, shortest first: one JSON line each, "
                                "{\"input\": [...], \"output\": [...]}")
                      ->excludes(input);
-  auto* inputs = app->add_option("--inputs", o->inputs,
+  app->add_option("--inputs", o->inputs,
                                   "a file of inputs, one JSON array per line ('-' reads stdin): one JSON line each, "
                                   "as --domain prints")
                       ->excludes(input)

@@ -105,13 +105,23 @@ Command add_decompile_command(CLI::App& root) {
   app->add_option("--seed", o->seed, "sampling of candidates");
   app->add_option("--threads", o->threads, "threads (0 = torch's default)")->check(CLI::Range(0, 1024));
   app->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
-  return {app, [o] { return run_decompile(*o); }};
+  app->add_option("--report", o->report,
+                  "also write an HTML page: the program, its agreement with the model by input length, where they "
+                  "disagree, every attention head's pattern, each candidate and its fidelity, the true program and a diff");
+  app->add_option("--truth", o->truth,
+                  "the true program's file, for the report (as `corpus export --program` writes it; default: the "
+                  "program in the model's metadata, if any)")
+      ->check(CLI::ExistingFile);
+  return {app, [o] {
+            if (!o->truth.empty() && o->report.empty()) throw Error("--truth is for the report: give --report FILE too");
+            return run_decompile(*o);
+          }};
 }
 
 Command add_eval_command(CLI::App& root) {
   struct Options {
     EvalOptions e;
-    std::string json;
+    std::string json, html;
   };
   auto o = std::make_shared<Options>();
   CLI::App* app = root.add_subcommand("eval", "score a mapper (or the search alone) on a corpus's test split (token accuracy, "
@@ -151,12 +161,13 @@ Command add_eval_command(CLI::App& root) {
   app->add_option("--seed", o->e.seed, "sampling of candidates");
   app->add_option("--limit", o->e.limit, "score at most this many test views (0 = all)")->check(CLI::Range(0, 100'000'000));
   app->add_option("--json", o->json, "also write the report as JSON to this file");
+  app->add_option("--report", o->html, "also write the report as an HTML page (tables beside the floor, fidelity histograms)");
   app->add_option("--views-file", o->e.views_file,
                   "append each view's programs and scores to this file (JSON lines) as it is scored; views already "
                   "in it are read back, so rerunning a killed evaluation resumes it");
   app->add_option("--device", o->e.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   app->add_option("--threads", o->e.threads, "torch threads (0 = torch's default)")->check(CLI::Range(0, 1024));
-  return {app, [o] { return run_eval(o->e, o->json); }};
+  return {app, [o] { return run_eval(o->e, o->json, o->html); }};
 }
 
 }  // namespace mm::cli

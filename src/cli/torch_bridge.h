@@ -42,11 +42,13 @@ struct DecompileOptions {
   uint64_t seed = 1;          // sampling
   int threads = 0;            // torch threads and candidate runs (0 = torch's default)
   std::string device = "cpu";
+  std::string report;         // write the HTML report here ("" = none)
+  std::string truth;          // the true program's file, for the report ("" = the model's metadata, if any)
 };
 // `modelmap decompile`.
 int run_decompile(const DecompileOptions& options);
 
-// `modelmap eval`; `json` ("" = none) receives the report as JSON.
-int run_eval(const EvalOptions& options, const std::string& json);
+// `modelmap eval`; `json` ("" = none) receives the report as JSON, `html` ("" = none) as a page.
+int run_eval(const EvalOptions& options, const std::string& json, const std::string& html);
 
 }  // namespace mm::cli

@@ -11,11 +11,13 @@
 #include "cli/torch_bridge.h"
 #include "core/error.h"
 #include "core/language.h"
+#include "core/json_io.h"
 #include "core/safetensors.h"
 #include "decompile/pipeline.h"
 #include "mapper/checkpoint.h"
 #include "mapper/decode.h"
 #include "mapper/device.h"
+#include "report/report.h"
 
 namespace mm::cli {
 
@@ -109,6 +111,7 @@ int run_decompile(const DecompileOptions& o) {
   config.synth.progress = [](const std::string& line) { std::cerr << line << "\n"; };
   // Propose: the mapper reads the weights once and decodes K programs (none without a mapper).
   std::vector<Candidate> candidates;
+  size_t candidates_proposed = 0;
   Mapper mapper{nullptr};
   Memory memory;
   if (!o.mapper.empty()) {
@@ -122,6 +125,7 @@ int run_decompile(const DecompileOptions& o) {
     if (proposed.empty())
       throw Error("the mapper wrote no complete program within " + std::to_string(mapper->config().max_tokens) + " tokens");
     for (const Decoded& d : proposed) candidates.push_back(Candidate::proposed(d.tokens, d.logprob, d.origin));
+    candidates_proposed = candidates.size();
     // Ties between equally faithful programs of one size go to the likelier under the mapper.
     config.synth.logprob = [&](const std::vector<std::string>& tokens) { return program_logprob(mapper, memory, tokens); };
   }
@@ -185,16 +189,42 @@ int run_decompile(const DecompileOptions& o) {
                     s.memory_full ? "; its table memory ran out (--search-memory)" : "");
     std::cerr << b;
   }
+  if (!o.report.empty()) {
+    DecompileReportInput in;
+    in.model_path = o.model;
+    in.subject = &subject;
+    in.behaviour = &behaviour;
+    in.result = &result;
+    in.threads = threads;
+    in.how = (mapper.is_empty() ? std::string("No mapper") : "Mapper " + o.mapper + " (" + std::to_string(candidates_proposed) +
+                                                                 " candidate" + (candidates_proposed > 1 ? "s" : "") + ")") +
+             "; search: " + (config.search == SearchKind::Synth ? "synthesis" : config.search == SearchKind::Repair ? "repair" : "none") +
+             (result.repaired && config.search == SearchKind::Synth ? " then repair" : "") + ".";
+    if (!o.truth.empty()) {
+      in.truth = read_text_file(o.truth);
+      in.truth_from = o.truth;
+    } else if (!subject.program.empty()) {
+      in.truth = subject.program;
+      in.truth_from = "the program in the model's metadata (what it was trained on or compiled from)";
+    }
+    write_file_atomic(o.report, decompile_report_html(in));
+    std::cerr << "report: " << o.report << "\n";
+  }
   return 0;
 }
 
-int run_eval(const EvalOptions& o, const std::string& json) {
+int run_eval(const EvalOptions& o, const std::string& json, const std::string& html) {
   const EvalReport r = evaluate_mapper(o, std::cerr);
   std::cout << format_report(r);
   if (!json.empty()) {
     std::ofstream f(json);
     f << report_json(r) << "\n";
     if (!f) throw Error("cannot write '" + json + "'");
+  }
+  if (!html.empty()) {
+    std::string title = "modelmap eval: " + (o.mapper.empty() ? std::string("the search alone") : o.mapper);
+    write_file_atomic(html, eval_report_html(r, title));
+    std::cerr << "report: " << html << "\n";
   }
   return 0;
 }

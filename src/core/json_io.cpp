@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -52,6 +53,19 @@ std::string input_to_json(std::span<const int64_t> input) {
   std::string s = "[";
   for (size_t i = 0; i < input.size(); ++i) s += (i ? ", " : "") + std::to_string(input[i]);
   return s + "]";
+}
+
+void write_file_atomic(const std::string& path, std::string_view bytes) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw Error("cannot write '" + tmp + "'");
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!f) throw Error("error while writing '" + tmp + "'");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw Error("cannot move '" + tmp + "' to '" + path + "': " + ec.message());
 }
 
 }  // namespace mm

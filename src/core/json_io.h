@@ -19,5 +19,8 @@ std::string input_to_json(std::span<const int64_t> input);
 
 // The whole content of a file ("-" reads standard input). Throws mm::Error if it cannot be read.
 std::string read_text_file(const std::string& path);
+// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename, so a reader never sees
+// half a file. Throws mm::Error naming the path.
+void write_file_atomic(const std::string& path, std::string_view bytes);
 
 }  // namespace mm

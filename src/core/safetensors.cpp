@@ -5,8 +5,6 @@
 #include <bit>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -127,17 +125,7 @@ SafeTensors safetensors_decode(std::string_view bytes, const std::string& what) 
 }
 
 void safetensors_write_file(const std::string& path, const SafeTensors& st) {
-  const std::string bytes = safetensors_encode(st);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error("cannot write '" + tmp + "'");
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!f) throw Error("error while writing '" + tmp + "'");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw Error("cannot move '" + tmp + "' to '" + path + "': " + ec.message());
+  write_file_atomic(path, safetensors_encode(st));
 }
 
 SafeTensors safetensors_read_file(const std::string& path) { return safetensors_decode(read_text_file(path), path); }

@@ -305,14 +305,17 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
       const auto& m = methods[k];
       if (mapper) {
         for (const auto& row : rows) method.mapper[row].add(score_of(m.at("mapper")));
+        method.mapper_fidelity.push_back(score_of(m.at("mapper")).fidelity_position);
         method.seconds_per_view += m.at("seconds").get<double>();
       }
       if (floor) {
         for (const auto& row : rows) method.floor[row].add(score_of(m.at("floor")));
+        method.floor_fidelity.push_back(score_of(m.at("floor")).fidelity_position);
         method.floor_seconds_per_view += m.at("floor_seconds").get<double>();
       }
       if (m.contains("alone")) {
         for (const auto& row : rows) method.alone[row].add(score_of(m.at("alone")));
+        method.alone_fidelity.push_back(score_of(m.at("alone")).fidelity_position);
         method.alone_seconds_per_view += m.at("alone_seconds").get<double>();
       }
       if (method.name == "repair") method.repair_edits_tried += record.at("repair_edits").get<int64_t>();

@@ -54,6 +54,9 @@ struct MethodReport {
   double floor_seconds_per_view = 0;
   double alone_seconds_per_view = 0;
   int64_t repair_edits_tried = 0;               // repair only, mapper: edits run, over all views
+  // Per view, in the order scored: the answer's fidelity (per position) to the subject model, for the
+  // histograms of `eval --report`.
+  std::vector<double> mapper_fidelity, floor_fidelity, alone_fidelity;
 };
 
 struct EvalReport {
