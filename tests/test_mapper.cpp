@@ -203,10 +203,16 @@ TEST(Mapper, TrainingStepsDriveTheLossDownOnTwoSubjects) {
 // The mapper through the command line: a tiny corpus -> train (and resume) -> eval beside the floor ->
 // decompile; bad checkpoints refused with one line.
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "core/safetensors.h"
 #include "decompile/verify.h"
@@ -662,6 +668,89 @@ TEST(MapperCli, ReportPagesShowTheDecompileAndTheEvalAsComputed) {
   const test::Ran nowhere = modelmap("decompile " + model + " --search-seconds 0.2 --report /nonexistent/dir/d.html");
   EXPECT_EQ(nowhere.exit_code, 2);
   EXPECT_NE(nowhere.err.find("cannot write '/nonexistent/dir/d.html.tmp'"), std::string::npos) << nowhere.err;
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace mm
+
+namespace mm {
+
+// Data-parallel training on loopback (issue 20): two ranks train one epoch to the parameters of one
+// process with the same global batch; a killed rank ends the job with a clear message and a rerun resumes
+// from the last checkpoint; a master that cannot be reached fails within the timeout, in one line; ranks
+// that disagree on the world size are refused.
+TEST(MapperCli, TwoRanksTrainAsOneProcessAndSurviveAKilledRank) {
+  const std::string dir = std::filesystem::temp_directory_path() / ("mm_test_dist_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string corpus = dir + "/c.sqlite";
+  ASSERT_EQ(modelmap("corpus build --lang rasp --from " + kCases + "/corpus_rasp.jsonl --preset tiny --views 2 "
+                     "--view-every 50 --threads 1 --out " + corpus).exit_code, 0);
+  const std::string train = "mapper train --corpus " + corpus + " --d-model 32 --threads 1 --batch 4 --patience 0 ";
+  const test::Ran one = modelmap(train + "--epochs 2 -o " + dir + "/one.pt");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  const test::Ran two = modelmap(train + "--epochs 2 --procs 2 -o " + dir + "/two.pt");
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_NE(two.out.find("two.pt: trained"), std::string::npos) << two.out;
+  const Mapper a = load_mapper(dir + "/one.pt", "rasp", torch::kCPU), b = load_mapper(dir + "/two.pt", "rasp", torch::kCPU);
+  const auto pa = a->parameters(), pb = b->parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  double diff = 0, norm = 0;
+  for (size_t k = 0; k < pa.size(); ++k) {
+    diff += (pa[k] - pb[k]).pow(2).sum().item<double>();
+    norm += pa[k].pow(2).sum().item<double>();
+  }
+  EXPECT_LE(std::sqrt(diff / norm), 1e-5) << "relative difference of all parameters";
+  std::printf("relative difference of the parameters, 2 ranks against 1 process: %.3g\n", std::sqrt(diff / norm));
+  EXPECT_EQ(read_mapper_checkpoint(dir + "/two.pt").epochs.size(), 2u);
+  EXPECT_NEAR(read_mapper_checkpoint(dir + "/two.pt").epochs[1].train_loss, read_mapper_checkpoint(dir + "/one.pt").epochs[1].train_loss, 1e-4);
+
+  // A killed rank: the job ends with a message naming it; rerunning resumes from the last checkpoint.
+  const std::string ckpt = dir + "/killed.pt";
+  const std::string long_run = train + "--epochs 100000 --procs 2 -o " + ckpt;
+  const pid_t job = fork();
+  if (job == 0) {
+    const test::Ran r = modelmap(long_run);
+    test::write_file(dir + "/killed.err", r.err);
+    _exit(r.exit_code);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline &&
+         (!std::filesystem::exists(ckpt) || read_mapper_checkpoint(ckpt).epochs.size() < 2))
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(std::filesystem::exists(ckpt));
+  // (The pattern's "[-]" keeps it from matching the shell that runs pkill.)
+  ASSERT_EQ(test::run_shell("pkill -9 -f -- '" + ckpt + " [-]-world-size 2 --rank 1 '").exit_code, 0);
+  int status = 0;
+  waitpid(job, &status, 0);
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  const std::string err = test::slurp(dir + "/killed.err");
+  EXPECT_NE(err.find("rank 1 of 2 stopped"), std::string::npos) << err;
+  EXPECT_NE(err.find("rerun the same command to resume"), std::string::npos) << err;
+  const size_t done = read_mapper_checkpoint(ckpt).epochs.size();
+  ASSERT_GE(done, 2u);
+  const test::Ran resumed = modelmap(train + "--epochs " + std::to_string(done + 1) + " --procs 2 -o " + ckpt);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resuming " + ckpt + " after epoch " + std::to_string(done)), std::string::npos) << resumed.err;
+  EXPECT_EQ(read_mapper_checkpoint(ckpt).epochs.size(), done + 1);
+
+  // A master nobody hosts: one line within the timeout.
+  const auto t0 = std::chrono::steady_clock::now();
+  const test::Ran lost = modelmap(train + "--epochs 1 --world-size 2 --rank 1 --master 127.0.0.1:1 --timeout 2 -o " + dir + "/x.pt");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(lost.exit_code, 2);
+  EXPECT_LT(seconds, 30.0);
+  const std::string last = lost.err.substr(lost.err.rfind("modelmap: error:"));
+  EXPECT_NE(last.find("rank 1: cannot reach the master at 127.0.0.1:1 within 2 s"), std::string::npos) << lost.err;
+  EXPECT_EQ(std::count(last.begin(), last.end(), '\n'), 1) << last;
+  // Ranks that disagree on the world size.
+  const test::Ran mixed = test::run_shell("( " + kBin + " " + train + "--epochs 1 --world-size 2 --rank 0 --master 127.0.0.1:29517 --timeout 20 -o " +
+                                          dir + "/y.pt & " + kBin + " " + train + "--epochs 1 --world-size 3 --rank 1 --master "
+                                          "127.0.0.1:29517 --timeout 20 -o " + dir + "/y.pt; wait )");
+  EXPECT_NE(mixed.err.find("the ranks disagree on the world size"), std::string::npos) << mixed.err;
+  // Flags out of range.
+  EXPECT_NE(modelmap(train + "--world-size 2 --rank 2 -o " + dir + "/z.pt").err.find("--rank 2 is outside a world of 2"), std::string::npos);
+  EXPECT_NE(modelmap(train + "--procs 2 --rank 1 -o " + dir + "/z.pt").err.find("--procs starts its own ranks"), std::string::npos);
   std::filesystem::remove_all(dir);
 }
 

@@ -65,6 +65,19 @@ Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands) {
                     "scaling curve that share one test split")
       ->check(CLI::Range(int64_t{0}, int64_t{100'000'000}));
   train->add_option("--seed", o->seed, "initialisation and shuffling");
+  train->add_option("--procs", o->procs,
+                    "data-parallel: train as this many local processes (ranks on loopback, --threads each); the same "
+                    "result as one process, up to float rounding")
+      ->check(CLI::Range(1, 256));
+  train->add_option("--world-size", o->world,
+                    "data-parallel across machines: processes in the job (default: WORLD_SIZE, else 1); run one per "
+                    "rank, each with its --rank")
+      ->check(CLI::Range(1, 4096));
+  train->add_option("--rank", o->rank, "this process's rank, 0..world-1 (default: RANK, else 0)")->check(CLI::Range(0, 4095));
+  train->add_option("--master", o->master,
+                    "ADDR:PORT of rank 0, which hosts the rendezvous (default: MASTER_ADDR:MASTER_PORT, else 127.0.0.1:29500)");
+  train->add_option("--timeout", o->timeout_s, "seconds to wait for the other ranks, at the start and at every step")
+      ->check(CLI::Range(0.1, 86400.0));
   train->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   train->add_option("--threads", o->threads, "torch threads (0 = torch's default)")->check(CLI::Range(0, 1024));
   subcommands.push_back({train, [o] { return run_mapper_train(*o); }});

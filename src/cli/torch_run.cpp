@@ -1,5 +1,14 @@
 // In `modelmap-torch`: the torch commands themselves.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -17,6 +26,7 @@
 #include "mapper/checkpoint.h"
 #include "mapper/decode.h"
 #include "mapper/device.h"
+#include "mapper/distributed.h"
 #include "report/report.h"
 
 namespace mm::cli {
@@ -26,7 +36,82 @@ std::atomic<bool> g_stop{false};
 extern "C" void on_signal(int) { g_stop = true; }
 }  // namespace
 
-void remember_command_line(int, char**) {}
+namespace {
+std::vector<std::string> g_args;  // this process's command line, for the --procs launcher
+}  // namespace
+
+void remember_command_line(int argc, char** argv) { g_args.assign(argv, argv + argc); }
+
+// `mapper train --procs N`: N ranks of the same command on loopback, each a process of this executable
+// with --world-size N --rank r --master 127.0.0.1:PORT (a free port). The first rank to fail stops the
+// others; rerunning the command resumes from the last checkpoint.
+static int launch_local_ranks(const MapperTrainConfig& c) {
+  if (c.world > 0 || c.rank >= 0 || !c.master.empty())
+    throw Error("--procs starts its own ranks: leave out --world-size, --rank and --master");
+  int port = 0;
+  {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw Error(std::string("--procs: cannot find a free port on loopback: ") + std::strerror(errno));
+    port = ntohs(a.sin_port);
+    close(fd);
+  }
+  std::vector<std::string> base;
+  for (size_t k = 0; k < g_args.size(); ++k) {
+    if (g_args[k] == "--procs") { ++k; continue; }
+    if (g_args[k].rfind("--procs=", 0) == 0) continue;
+    base.push_back(g_args[k]);
+  }
+  std::vector<pid_t> pids;
+  for (int r = 0; r < c.procs; ++r) {
+    std::vector<std::string> args = base;
+    for (const std::string& a : {std::string("--world-size"), std::to_string(c.procs), std::string("--rank"), std::to_string(r),
+                                 std::string("--master"), "127.0.0.1:" + std::to_string(port)})
+      args.push_back(a);
+    const pid_t pid = fork();
+    if (pid < 0) throw Error(std::string("--procs: cannot start a rank: ") + std::strerror(errno));
+    if (pid == 0) {
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv("/proc/self/exe", argv.data());
+      std::fprintf(stderr, "modelmap: error: rank %d: cannot run this executable: %s\n", r, std::strerror(errno));
+      _exit(127);
+    }
+    pids.push_back(pid);
+  }
+  // Wait; the first rank that fails stops the rest.
+  int failed_rank = -1, failed_code = 0, running = c.procs;
+  while (running > 0) {
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    --running;
+    const auto it = std::find(pids.begin(), pids.end(), pid);
+    if (it == pids.end()) continue;
+    const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    *it = -1;
+    if (code != 0 && failed_rank < 0) {
+      failed_rank = static_cast<int>(it - pids.begin());
+      failed_code = code;
+      for (pid_t other : pids)
+        if (other > 0) kill(other, SIGTERM);
+    }
+  }
+  if (failed_rank >= 0)
+    throw Error("rank " + std::to_string(failed_rank) + " of " + std::to_string(c.procs) + " stopped (exit " +
+                std::to_string(failed_code) + "), so the others were stopped; rerun the same command to resume from the "
+                "last checkpoint");
+  return 0;
+}
 
 // The mapper's decoder allocates a few (batch, heads, T, T) tensors a step, over 200 MB each for
 // list-Python's ~700-token programs. glibc serves blocks that large with mmap and unmaps them on free
@@ -77,9 +162,13 @@ int run_corpus_build(const BuildConfig& c, const std::string& out) {
 }
 
 int run_mapper_train(const MapperTrainConfig& config) {
+  if (config.procs > 1) {
+    return launch_local_ranks(config);  // rank 0 says "trained"
+  }
   keep_freed_memory();
   train_mapper(config, std::cerr);
-  std::printf("%s: trained\n", config.out.c_str());
+  if (resolve_dist_config(config.world, config.rank, config.master, config.timeout_s).rank == 0)
+    std::printf("%s: trained\n", config.out.c_str());
   return 0;
 }
 

@@ -8,8 +8,10 @@
 #include <chrono>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 
 #include "core/error.h"
+#include "core/hash.h"
 #include "core/language.h"
 #include "core/progress.h"
 #include "core/rng.h"
@@ -17,6 +19,7 @@
 #include "mapper/checkpoint.h"
 #include "mapper/data.h"
 #include "mapper/device.h"
+#include "mapper/distributed.h"
 #include "subject/permute.h"
 
 namespace mm {
@@ -91,6 +94,42 @@ std::vector<std::vector<const MapperExample*>> batches_of(const std::vector<Mapp
   return out;
 }
 
+// Rank `rank` of `world`'s share of one global batch: a contiguous slice (empty when the batch is smaller
+// than the world).
+std::vector<const MapperExample*> share_of(const std::vector<const MapperExample*>& batch, int rank, int world) {
+  const size_t n = batch.size(), from = n * static_cast<size_t>(rank) / static_cast<size_t>(world),
+               to = n * static_cast<size_t>(rank + 1) / static_cast<size_t>(world);
+  return {batch.begin() + static_cast<std::ptrdiff_t>(from), batch.begin() + static_cast<std::ptrdiff_t>(to)};
+}
+
+// What every rank of a job must agree on: the settings that shape the result, and the data.
+std::string training_settings(const MapperTrainConfig& c) {
+  return c.corpus.substr(c.corpus.find_last_of('/') + 1) + " " + c.language + " " + c.encoder + " epochs " + std::to_string(c.epochs) +
+         " patience " + std::to_string(c.patience) + " batch " + std::to_string(c.batch) + " lr " + std::to_string(c.lr) +
+         " wd " + std::to_string(c.weight_decay) + " d " + std::to_string(c.d_model) + " ff " + std::to_string(c.d_ff) +
+         " layers " + std::to_string(c.layers) + (c.no_weights ? " floor" : "") + " target " + c.target + " split " + c.split +
+         (c.augment ? " augment" : "") + " views " + std::to_string(c.views) + " programs " + std::to_string(c.programs) +
+         " seed " + std::to_string(c.seed);
+}
+
+std::string content_hash(const std::vector<MapperExample>& a, const std::vector<MapperExample>& b,
+                         const std::vector<MapperExample>& c) {
+  std::string text;
+  for (const auto* part : {&a, &b, &c})
+    for (const MapperExample& e : *part) {
+      text += std::to_string(e.view_id) + ":" + std::to_string(e.program_id) + ":";
+      for (int64_t t : e.target) text += std::to_string(t) + ",";
+      text += ";";
+    }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a64(text)));
+  return hex;
+}
+
+struct NullBuffer : std::streambuf {
+  int overflow(int c) override { return c; }
+};
+
 void check(const MapperTrainConfig& c) {
   if (c.corpus.empty()) throw Error("mapper train: --corpus is required");
   if (c.out.empty()) throw Error("mapper train: -o is required");
@@ -106,6 +145,7 @@ void check(const MapperTrainConfig& c) {
   }
   if (c.programs < 0) throw Error("--programs must be 0 (all) or more");
   if (c.views < 0) throw Error("--views must be 0 (all) or more");
+  if (c.procs < 1) throw Error("--procs must be 1 or more");
   if (c.augment && c.encoder != "layergraph")
     throw Error("--augment permutes the subjects' heads, hidden units and residual dimensions; the " + c.encoder +
                 " encoder cannot tell (it is invariant to them by construction): use it with --encoder layergraph");
@@ -113,8 +153,12 @@ void check(const MapperTrainConfig& c) {
 
 }  // namespace
 
-std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream& log) {
+std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream& rank0_log) {
   check(tc);
+  const DistConfig dc = resolve_dist_config(tc.world, tc.rank, tc.master, tc.timeout_s);
+  NullBuffer null_buffer;
+  std::ostream quiet(&null_buffer);
+  std::ostream& log = dc.rank == 0 ? rank0_log : quiet;  // one rank speaks for the job
   const torch::Device device = parse_device(tc.device);
   if (tc.threads > 0) torch::set_num_threads(tc.threads);
   auto corpus = Corpus::open(tc.corpus, /*create=*/false, /*readonly=*/true);
@@ -192,6 +236,16 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     config.max_tokens = std::max({longest_target(train), longest_target(holdout), longest_target(test)}) +
                         language_by_name(language).closing_margin() + 16;
 
+  // The other ranks, once the data is read: they must agree on the settings, the data and the checkpoint.
+  std::unique_ptr<DistGroup> dist;
+  if (dc.world > 1) {
+    log << "joining " << dc.world << " ranks at " << dc.master << "\n";
+    dist = std::make_unique<DistGroup>(dc);
+    dist->agree("the training settings", training_settings(tc));
+    dist->agree("the corpus content (views, programs and targets; hash)", content_hash(train, holdout, test));
+    dist->agree("the checkpoint to resume from (-o must name the same file on every rank, e.g. on a shared "
+                "filesystem)", resume ? "after epoch " + std::to_string(epochs.size()) : "none");
+  }
   torch::manual_seed(tc.seed);
   Mapper mapper(config);
   mapper->to(device);
@@ -199,6 +253,13 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
   Mapper best(config);  // the parameters of the epoch with the lowest held-out loss
   best->to(device);
   if (resume) load_mapper_state(tc.out, mapper, &opt, &best);
+  if (dist) {  // one starting point for every rank: rank 0's parameters
+    torch::NoGradGuard no_grad;
+    for (auto* m : {&mapper, &best}) {
+      auto ps = (*m)->parameters();
+      dist->broadcast(ps);
+    }
+  }
   int best_epoch = 0;  // 0: none yet
   auto improves = [&](double holdout_loss) {
     return best_epoch == 0 || holdout_loss < epochs[static_cast<size_t>(best_epoch - 1)].holdout_loss;
@@ -244,26 +305,61 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     mapper->train();
     double loss_sum = 0;
     int64_t token_sum = 0;
-    Progress progress("epoch " + std::to_string(epoch) + "/" + std::to_string(tc.epochs), static_cast<int64_t>(batches.size()));
+    std::optional<Progress> progress;  // rank 0's
+    if (dc.rank == 0) progress.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(tc.epochs), static_cast<int64_t>(batches.size()));
     for (size_t b = 0; b < batches.size(); ++b, ++step) {
       const double lr = tc.lr * std::min(1.0, static_cast<double>(step + 1) / kWarmupSteps);
       for (auto& group : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-      const BatchResult r = run_batch(mapper, batches[b], device);
       opt.zero_grad();
-      r.loss.backward();
+      if (!dist) {
+        const BatchResult r = run_batch(mapper, batches[b], device);
+        r.loss.backward();
+        loss_sum += r.loss.item<double>() * static_cast<double>(r.tokens);
+        token_sum += r.tokens;
+      } else {
+        // This rank's share of the global batch; its loss summed over its tokens and divided by the global
+        // batch's token count, so that the summed gradients are the global batch's mean, as in one process.
+        const auto mine = share_of(batches[b], dc.rank, dc.world);
+        BatchResult r;
+        if (!mine.empty()) r = run_batch(mapper, mine, device);
+        std::vector<torch::Tensor> count = {torch::tensor({static_cast<double>(r.tokens)}, torch::kFloat64)};
+        dist->allreduce_sum(count);
+        const double total = count[0].item<double>();
+        if (!mine.empty() && total > 0) (r.loss * (static_cast<double>(r.tokens) / total)).backward();
+        std::vector<torch::Tensor> grads;
+        for (auto& p : mapper->parameters()) {
+          if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+          grads.push_back(p.grad().to(torch::kCPU).contiguous());
+        }
+        grads.push_back(torch::tensor({mine.empty() ? 0.0f : r.loss.item<float>() * static_cast<float>(r.tokens)}));
+        dist->allreduce_sum(grads);
+        auto ps = mapper->parameters();
+        for (size_t k = 0; k < ps.size(); ++k) ps[k].mutable_grad().copy_(grads[k]);
+        loss_sum += grads.back().item<double>();
+        token_sum += static_cast<int64_t>(total);
+      }
       torch::nn::utils::clip_grad_norm_(mapper->parameters(), 1.0);
       opt.step();
-      loss_sum += r.loss.item<double>() * static_cast<double>(r.tokens);
-      token_sum += r.tokens;
-      progress.update(static_cast<int64_t>(b + 1), "loss " + std::to_string(loss_sum / static_cast<double>(token_sum)).substr(0, 6));
+      if (progress) progress->update(static_cast<int64_t>(b + 1), "loss " + std::to_string(loss_sum / static_cast<double>(std::max<int64_t>(1, token_sum))).substr(0, 6));
     }
-    progress.finish();
+    if (progress) progress->finish();
     EpochRecord rec;
     rec.epoch = epoch;
     rec.train_loss = loss_sum / static_cast<double>(std::max<int64_t>(1, token_sum));
-    rec.val_loss = loss_over(test, &rec.val_token_accuracy);
+    // The test and held-out losses: rank 0 computes them, every rank takes its figures (the held-out loss
+    // decides the epoch kept and the early stop, on every rank alike).
+    if (dc.rank == 0) {
+      rec.val_loss = loss_over(test, &rec.val_token_accuracy);
+      if (tc.patience > 0) rec.holdout_loss = loss_over(holdout, nullptr);
+    }
+    if (dist) {
+      std::vector<torch::Tensor> figures = {torch::tensor({rec.val_loss, rec.val_token_accuracy, rec.holdout_loss}, torch::kFloat64)};
+      dist->broadcast(figures);
+      rec.val_loss = figures[0][0].item<double>();
+      rec.val_token_accuracy = figures[0][1].item<double>();
+      rec.holdout_loss = figures[0][2].item<double>();
+    }
     if (tc.patience > 0) {
-      rec.holdout_loss = loss_over(holdout, nullptr);
       if (improves(rec.holdout_loss)) {
         best_epoch = epoch;
         torch::NoGradGuard no_grad;
@@ -274,7 +370,8 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     }
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     epochs.push_back(rec);
-    save_mapper(tc.out, mapper, &opt, epochs, tc.patience > 0 ? &best : nullptr);
+    if (dc.rank == 0) save_mapper(tc.out, mapper, &opt, epochs, tc.patience > 0 ? &best : nullptr);
+    if (dist) dist->barrier();  // the checkpoint is written before any rank goes on
     char line[240];
     std::snprintf(line, sizeof line,
                   "epoch %d/%d: train loss %.4f, held-out loss %.4f%s, test loss %.4f, test token accuracy %.4f "

@@ -37,6 +37,13 @@ struct MapperTrainConfig {
   uint64_t seed = 0;                 // shuffling and initialisation
   std::string device = "cpu";        // "cpu" or "cuda"
   int threads = 0;                   // torch threads (0 = torch's default)
+  // Data-parallel training (distributed.h): world > 1 trains one job across processes; --batch stays the
+  // global batch (each rank runs its share of every step), so the result does not depend on the world.
+  int world = 0;                     // 0: WORLD_SIZE, else 1
+  int rank = -1;                     // -1: RANK, else 0
+  std::string master;                // "": MASTER_ADDR:MASTER_PORT, else 127.0.0.1:29500
+  double timeout_s = 300;            // connecting and every collective
+  int procs = 1;                     // the launcher: spawn this many local ranks (cli/torch_run.cpp)
 };
 
 // One epoch's record, as kept in the checkpoint.
