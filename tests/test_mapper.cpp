@@ -209,6 +209,7 @@ TEST(Mapper, TrainingStepsDriveTheLossDownOnTwoSubjects) {
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -751,6 +752,60 @@ TEST(MapperCli, TwoRanksTrainAsOneProcessAndSurviveAKilledRank) {
   // Flags out of range.
   EXPECT_NE(modelmap(train + "--world-size 2 --rank 2 -o " + dir + "/z.pt").err.find("--rank 2 is outside a world of 2"), std::string::npos);
   EXPECT_NE(modelmap(train + "--procs 2 --rank 1 -o " + dir + "/z.pt").err.find("--procs starts its own ranks"), std::string::npos);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace mm
+
+namespace mm {
+
+// `eval --shard i/N --views-file` as a job array, then `eval --merge`: the same report as one evaluation
+// (seconds aside); a missing shard and mismatched options refused.
+TEST(MapperCli, EvalShardsMergeToTheWholeEvaluation) {
+  const std::string dir = std::filesystem::temp_directory_path() / ("mm_test_shards_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string corpus = dir + "/c.sqlite";
+  ASSERT_EQ(modelmap("corpus build --lang rasp --from " + kCases + "/corpus_rasp.jsonl --preset tiny --views 2 "
+                     "--view-every 50 --threads 1 --out " + corpus).exit_code, 0);
+  const std::string train = "mapper train --corpus " + corpus + " --d-model 32 --threads 1 --epochs 1 ";
+  ASSERT_EQ(modelmap(train + "-o " + dir + "/m.pt").exit_code, 0);
+  ASSERT_EQ(modelmap(train + "--no-weights -o " + dir + "/f.pt").exit_code, 0);
+  const std::string eval = "eval --corpus " + corpus + " --mapper " + dir + "/m.pt --floor " + dir + "/f.pt --candidates 2 --threads 1 ";
+  ASSERT_EQ(modelmap(eval + "--json " + dir + "/full.json").exit_code, 0);
+  for (int i = 0; i < 2; ++i) {
+    const test::Ran s = modelmap(eval + "--shard " + std::to_string(i) + "/2 --views-file " + dir + "/s" + std::to_string(i) + ".jsonl");
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    EXPECT_NE(s.err.find("shard " + std::to_string(i) + "/2: 1 test views"), std::string::npos) << s.err;
+  }
+  const test::Ran m = modelmap(eval + "--merge " + dir + "/s0.jsonl " + dir + "/s1.jsonl --json " + dir + "/merged.json");
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  std::function<nlohmann::json(const nlohmann::json&)> strip = [&](const nlohmann::json& j) {
+    if (j.is_object()) {
+      nlohmann::json out = nlohmann::json::object();
+      for (const auto& [k, v] : j.items())
+        if (k.find("seconds") == std::string::npos) out[k] = strip(v);
+      return out;
+    }
+    if (j.is_array()) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& v : j) out.push_back(strip(v));
+      return out;
+    }
+    return j;
+  };
+  const auto full = nlohmann::json::parse(test::slurp(dir + "/full.json"));
+  EXPECT_EQ(strip(full), strip(nlohmann::json::parse(test::slurp(dir + "/merged.json"))));
+  EXPECT_EQ(full["mapper"]["all"]["n"].get<int>(), 2);
+  const test::Ran half = modelmap(eval + "--merge " + dir + "/s0.jsonl");
+  EXPECT_EQ(half.exit_code, 2);
+  EXPECT_NE(half.err.find("the files hold 1 of the 2 test views"), std::string::npos) << half.err;
+  const test::Ran other = modelmap("eval --corpus " + corpus + " --mapper " + dir + "/m.pt --threads 1 --merge " + dir + "/s0.jsonl " +
+                                   dir + "/s1.jsonl");
+  EXPECT_EQ(other.exit_code, 2);
+  EXPECT_NE(other.err.find("other options"), std::string::npos) << other.err;
+  EXPECT_NE(modelmap(eval + "--shard 1/2").err.find("give --views-file"), std::string::npos);
+  EXPECT_NE(modelmap(eval + "--shard 3/2 --views-file x").err.find("need 0 <= i < N"), std::string::npos);
   std::filesystem::remove_all(dir);
 }
 

@@ -178,6 +178,27 @@ Command add_eval_command(CLI::App& root) {
   app->add_option("--views-file", o->e.views_file,
                   "append each view's programs and scores to this file (JSON lines) as it is scored; views already "
                   "in it are read back, so rerunning a killed evaluation resumes it");
+  app->add_option_function<std::string>(
+      "--shard",
+      [o](const std::string& v) {
+        const size_t slash = v.find('/');
+        try {
+          if (slash == std::string::npos) throw std::invalid_argument(v);
+          size_t a = 0, b = 0;
+          o->e.shard_index = std::stoi(v.substr(0, slash), &a);
+          o->e.shard_count = std::stoi(v.substr(slash + 1), &b);
+          if (a != slash || b != v.size() - slash - 1) throw std::invalid_argument(v);
+        } catch (const std::exception&) {
+          throw CLI::ValidationError("--shard", "'" + v + "' is not i/N (e.g. 0/4)");
+        }
+        if (o->e.shard_count < 1 || o->e.shard_index < 0 || o->e.shard_index >= o->e.shard_count)
+          throw CLI::ValidationError("--shard", "'" + v + "': need 0 <= i < N");
+      },
+      "score only test views i, i+N, i+2N, ... (with --views-file; then `eval --merge` the N files), e.g. one "
+      "job of an array");
+  app->add_option("--merge", o->e.merge,
+                  "the views files of every shard (same options): make the report from their records, running nothing")
+      ->expected(1, -1);
   app->add_option("--device", o->e.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   app->add_option("--threads", o->e.threads, "torch threads (0 = torch's default)")->check(CLI::Range(0, 1024));
   return {app, [o] { return run_eval(o->e, o->json, o->html); }};

@@ -157,7 +157,7 @@ class ViewsFile {
     const nlohmann::json options = record_options(o);
     std::error_code ec;
     const bool exists = std::filesystem::exists(path_, ec) && std::filesystem::file_size(path_, ec) > 0;
-    const bool has_header = exists && read(options, log);
+    const bool has_header = exists && read(path_, options, log, /*writable=*/true);
     out_.open(path_, std::ios::app | std::ios::binary);
     if (!out_) throw Error("cannot write the views file '" + path_ + "'");
     if (!has_header) write({{"modelmap_eval_views", 1}, {"options", options}});
@@ -169,6 +169,14 @@ class ViewsFile {
   void append(const nlohmann::json& record) {
     if (!path_.empty()) write(record);
   }
+  // `eval --merge`: the records of another views file (a shard's), read only; its options must be these.
+  void absorb(const std::string& path, const EvalOptions& o, std::ostream& log) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) throw Error("--merge: '" + path + "' does not exist");
+    if (!read(path, record_options(o), log, /*writable=*/false))
+      throw Error("--merge: '" + path + "' is not a views file of `eval --views-file` (no header line)");
+  }
+  size_t size() const { return done_.size(); }
 
  private:
   void write(const nlohmann::json& j) {
@@ -176,8 +184,9 @@ class ViewsFile {
     out_.flush();
     if (!out_) throw Error("cannot write the views file '" + path_ + "'");
   }
-  // Reads the records; whether the file holds its header line.
-  bool read(const nlohmann::json& options, std::ostream& log) {
+  // Reads the records of `path`; whether the file holds its header line. An unfinished last line is cut
+  // off the file when `writable` (the run resumes after it), else only skipped.
+  bool read(const std::string& path_, const nlohmann::json& options, std::ostream& log, bool writable) {
     std::ifstream in(path_, std::ios::binary);
     if (!in) throw Error("cannot read the views file '" + path_ + "'");
     std::string line;
@@ -192,9 +201,9 @@ class ViewsFile {
       if (!ok) {
         if (in.peek() != std::char_traits<char>::eof() && complete)
           throw Error("the views file '" + path_ + "' is corrupt at line " + std::to_string(number));
-        log << "views file: dropping an unfinished last line of '" << path_ << "'\n";
+        log << "views file: " << (writable ? "dropping" : "skipping") << " an unfinished last line of '" << path_ << "'\n";
         in.close();
-        std::filesystem::resize_file(path_, static_cast<uintmax_t>(good));
+        if (writable) std::filesystem::resize_file(path_, static_cast<uintmax_t>(good));
         break;
       }
       good = in.tellg();
@@ -228,6 +237,11 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
   if (o.beam < 1) throw Error("--beam must be at least 1");
   if (o.candidates < 1) throw Error("--candidates must be at least 1");
   if (o.repair && o.candidates < 2) throw Error("--repair repairs the best of the candidates: give --candidates 2 or more");
+  if (o.shard_count < 1 || o.shard_index < 0 || o.shard_index >= o.shard_count)
+    throw Error("--shard must be i/N with 0 <= i < N");
+  if (o.shard_count > 1 && o.views_file.empty())
+    throw Error("--shard scores part of the test split: give --views-file FILE to keep it for `eval --merge`");
+  if (o.shard_count > 1 && !o.merge.empty()) throw Error("--merge reads the shards' files; leave out --shard");
   const auto t_start = Clock::now();
   const torch::Device device = parse_device(o.device);
   if (o.threads > 0) torch::set_num_threads(o.threads);
@@ -261,6 +275,13 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
   std::vector<MapperExample> test = load_examples(*corpus, config, "test", /*keep_subjects=*/true);
   if (test.empty()) throw Error("'" + o.corpus + "' has no learned " + config.language + " views in its test split");
   if (o.limit > 0 && static_cast<size_t>(o.limit) < test.size()) test.resize(static_cast<size_t>(o.limit));
+  if (o.shard_count > 1) {  // views k, k + N, k + 2N, ... of the (limited) test split
+    std::vector<MapperExample> mine;
+    for (size_t k = static_cast<size_t>(o.shard_index); k < test.size(); k += static_cast<size_t>(o.shard_count))
+      mine.push_back(std::move(test[k]));
+    test = std::move(mine);
+    log << "shard " << o.shard_index << "/" << o.shard_count << ": " << test.size() << " test views\n";
+  }
   // Two programs sampled apart can reduce to one program, and the split is by the sampled program: a test
   // program's reduced form may be one the mapper learned to write. Split by program, each view is also
   // counted in a row that says whether its reduced form was among the mapper's training programs' (the
@@ -293,9 +314,17 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
   std::map<int64_t, Outputs> truth_of;  // by program id
   const TrainConfig defaults;
   ViewsFile views(o, log);
+  for (const std::string& part : o.merge) views.absorb(part, o, log);
+  if (!o.merge.empty()) {
+    size_t found = 0;
+    for (const MapperExample& e : test) found += views.find(e.view_id) != nullptr;
+    if (found < test.size())
+      throw Error("--merge: the files hold " + std::to_string(found) + " of the " + std::to_string(test.size()) +
+                  " test views; run the missing shards (or finish them: a killed shard resumes from its views file)");
+  }
   size_t resumed = 0;
   for (const MapperExample& e : test) resumed += views.find(e.view_id) != nullptr;
-  if (resumed > 0) log << "resuming: " << resumed << " of " << test.size() << " views read back from '" << o.views_file << "'\n";
+  if (resumed > 0 && o.merge.empty()) log << "resuming: " << resumed << " of " << test.size() << " views read back from '" << o.views_file << "'\n";
   // A record summed into each method's table: the mapper's, the floor's, and the search alone's.
   auto tally = [&](const nlohmann::json& record, const std::vector<std::string>& rows) {
     const auto& methods = record.at("methods");

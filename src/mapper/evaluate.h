@@ -39,6 +39,8 @@ struct EvalOptions {
   std::string views_file;     // per-view records (JSON lines), appended as views are scored; views already
                               // in it (written with the same options) are read back, not recomputed, so a
                               // killed evaluation resumes where it stopped ("" = none)
+  int shard_index = 0, shard_count = 1;  // score only test views k with k % count == index (with views_file)
+  std::vector<std::string> merge;  // views files of shards: their records make the report; nothing is run
   std::string device = "cpu";
   int threads = 0;            // torch threads (0 = torch's default)
 };
