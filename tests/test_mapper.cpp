@@ -749,6 +749,14 @@ TEST(MapperCli, TwoRanksTrainAsOneProcessAndSurviveAKilledRank) {
                                           dir + "/y.pt & " + kBin + " " + train + "--epochs 1 --world-size 3 --rank 1 --master "
                                           "127.0.0.1:29517 --timeout 20 -o " + dir + "/y.pt; wait )");
   EXPECT_NE(mixed.err.find("the ranks disagree on the world size"), std::string::npos) << mixed.err;
+  // Ranks whose corpora differ (same file name, other programs): refused on every rank.
+  std::filesystem::create_directories(dir + "/other");
+  ASSERT_EQ(modelmap("corpus build --lang rasp --from " + kCases + "/corpus_rasp_reduce.jsonl --preset tiny --views 2 "
+                     "--view-every 50 --threads 1 --out " + dir + "/other/c.sqlite").exit_code, 0);
+  const std::string flags = " --d-model 32 --threads 1 --batch 4 --patience 0 --epochs 1 --world-size 2 --master 127.0.0.1:29518 --timeout 20 -o ";
+  const test::Ran apart = test::run_shell("( " + kBin + " mapper train --corpus " + corpus + flags + dir + "/w.pt --rank 0 & " + kBin +
+                                          " mapper train --corpus " + dir + "/other/c.sqlite" + flags + dir + "/w.pt --rank 1; wait )");
+  EXPECT_EQ(occurrences(apart.err, "differs from rank 0 in the corpus content"), 2u) << apart.err;
   // Flags out of range.
   EXPECT_NE(modelmap(train + "--world-size 2 --rank 2 -o " + dir + "/z.pt").err.find("--rank 2 is outside a world of 2"), std::string::npos);
   EXPECT_NE(modelmap(train + "--procs 2 --rank 1 -o " + dir + "/z.pt").err.find("--procs starts its own ranks"), std::string::npos);
