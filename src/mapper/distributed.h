@@ -39,7 +39,8 @@ class DistGroup {
   // Every rank's `value` for `what` must equal every other's; else mm::Error on every rank naming `what`
   // and the first rank that differs from rank 0.
   void agree(const std::string& what, const std::string& value);
-  // In place; the tensors travel together, in the first one's dtype (on the CPU).
+  // In place (on whatever device each tensor lives); the tensors travel together, in the first one's dtype,
+  // through the CPU.
   void allreduce_sum(std::vector<torch::Tensor>& tensors);
   void broadcast(std::vector<torch::Tensor>& tensors, int root = 0);
   void barrier();

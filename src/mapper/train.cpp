@@ -121,9 +121,7 @@ std::string content_hash(const std::vector<MapperExample>& a, const std::vector<
       for (int64_t t : e.target) text += std::to_string(t) + ",";
       text += ";";
     }
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fnv1a64(text)));
-  return hex;
+  return hex64(fnv1a64(text));
 }
 
 struct NullBuffer : std::streambuf {
@@ -317,25 +315,27 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
         loss_sum += r.loss.item<double>() * static_cast<double>(r.tokens);
         token_sum += r.tokens;
       } else {
-        // This rank's share of the global batch; its loss summed over its tokens and divided by the global
-        // batch's token count, so that the summed gradients are the global batch's mean, as in one process.
+        // This rank's share of the global batch: its gradient of the loss summed over its tokens, summed
+        // across ranks with the token counts in one all-reduce, then divided by the global batch's token
+        // count: the global batch's mean gradient, as in one process.
         const auto mine = share_of(batches[b], dc.rank, dc.world);
         BatchResult r;
-        if (!mine.empty()) r = run_batch(mapper, mine, device);
-        std::vector<torch::Tensor> count = {torch::tensor({static_cast<double>(r.tokens)}, torch::kFloat64)};
-        dist->allreduce_sum(count);
-        const double total = count[0].item<double>();
-        if (!mine.empty() && total > 0) (r.loss * (static_cast<double>(r.tokens) / total)).backward();
-        std::vector<torch::Tensor> grads;
+        if (!mine.empty()) {
+          r = run_batch(mapper, mine, device);
+          (r.loss * static_cast<double>(r.tokens)).backward();
+        }
+        std::vector<torch::Tensor> sums;  // every gradient (reduced in place), then [loss sum, tokens]
         for (auto& p : mapper->parameters()) {
           if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-          grads.push_back(p.grad().to(torch::kCPU).contiguous());
+          sums.push_back(p.grad());
         }
-        grads.push_back(torch::tensor({mine.empty() ? 0.0f : r.loss.item<float>() * static_cast<float>(r.tokens)}));
-        dist->allreduce_sum(grads);
-        auto ps = mapper->parameters();
-        for (size_t k = 0; k < ps.size(); ++k) ps[k].mutable_grad().copy_(grads[k]);
-        loss_sum += grads.back().item<double>();
+        sums.push_back(torch::tensor({mine.empty() ? 0.0f : r.loss.item<float>() * static_cast<float>(r.tokens),
+                                      static_cast<float>(r.tokens)}));
+        dist->allreduce_sum(sums);
+        const double total = sums.back()[1].item<double>();
+        if (total > 0)
+          for (size_t k = 0; k + 1 < sums.size(); ++k) sums[k].div_(total);
+        loss_sum += sums.back()[0].item<double>();
         token_sum += static_cast<int64_t>(total);
       }
       torch::nn::utils::clip_grad_norm_(mapper->parameters(), 1.0);
