@@ -112,7 +112,11 @@ DistGroup::DistGroup(const DistConfig& config) : impl_(std::make_unique<Impl>())
     }
     auto options = c10d::ProcessGroupGloo::Options::create();
     options->timeout = timeout;
-    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(config.rank == 0 ? host : host));
+    // Each rank's transport binds to its own address: the master's only when every rank is on loopback,
+    // else this machine's (its hostname's, as torch.distributed's default does).
+    const bool loopback = host == "localhost" || host.rfind("127.", 0) == 0;
+    options->devices.push_back(loopback ? c10d::ProcessGroupGloo::createDeviceForHostname(host)
+                                        : c10d::ProcessGroupGloo::createDefaultDevice());
     impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, config.rank, config.world, options);
   } catch (const Error&) {
     throw;
