@@ -321,9 +321,9 @@ Command add_predict_command(CLI::App& root) {
             }
             if (o->domain || !o->inputs.empty()) {
               for (const Input& x : xs) {
-                std::cout << "{\"input\":" << input_to_json(x) << ",\"output\":" << values_to_json(subject_predict(m, x));
+                const std::vector<float> z = subject_logits(m, x);  // one forward pass for both
+                std::cout << "{\"input\":" << input_to_json(x) << ",\"output\":" << values_to_json(predict_from_logits(m, z));
                 if (o->logits) {
-                  const std::vector<float> z = subject_logits(m, x);
                   const size_t c = m.classes.size();
                   nlohmann::json rows = nlohmann::json::array();
                   for (size_t r = 0; r < x.size(); ++r) rows.push_back(std::vector<float>(z.begin() + r * c, z.begin() + (r + 1) * c));

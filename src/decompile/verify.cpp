@@ -50,13 +50,14 @@ void sort_best_first(std::vector<Candidate>& candidates) {
   });
 }
 
+}  // namespace
+
 std::string thousands(int64_t n) {
   std::string s = std::to_string(n);
-  for (int at = static_cast<int>(s.size()) - 3; at > 0; at -= 3) s.insert(static_cast<size_t>(at), ",");
+  const int first = n < 0 ? 1 : 0;  // after the sign
+  for (int at = static_cast<int>(s.size()) - 3; at > first; at -= 3) s.insert(static_cast<size_t>(at), ",");
   return s;
 }
-
-}  // namespace
 
 int64_t Behaviour::positions() const {
   int64_t n = 0;

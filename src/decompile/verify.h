@@ -76,6 +76,9 @@ std::vector<Candidate> rank_candidates(const Language& lang, std::vector<Candida
 // tokens, agreement recounted): nothing is run again.
 std::vector<Candidate> rerank_candidates(std::vector<Candidate> candidates);
 
+// 3905 -> "3,905": counts as the reports and messages print them.
+std::string thousands(int64_t n);
+
 // "97.3% of positions, 91.2% of sequences, on 3,905 inputs (the whole domain)".
 std::string describe_fidelity(const Agreement& agreement, const Behaviour& behaviour);
 

@@ -19,7 +19,6 @@ namespace {
 
 using html::escape;
 using html::percent;
-using html::thousands;
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
@@ -140,7 +139,7 @@ std::string attention_section(const SubjectModel& m, const std::vector<Input>& a
     cols[r] = "key at position " + std::to_string(pos) + tok;
   }
   std::string out = "<h2>Attention heads</h2><p class=\"muted\">Each head's attention probability from a query to a key, "
-                    "averaged over the " + thousands(static_cast<long long>(inputs.size())) + " inputs where both occur. ";
+                    "averaged over the " + thousands(static_cast<int64_t>(inputs.size())) + " inputs where both occur. ";
   out += by_token ? "Rows are queries and columns keys, grouped by position (q0, k0, …); within a position, tokens ascend "
                     "from " + std::to_string(d.value_min) + " to " + std::to_string(d.value_max) + ". "
                   : "Rows are query positions and columns key positions (position \u00d7 token would be too many rows). ";
@@ -182,9 +181,10 @@ std::string decompile_report_html(const DecompileReportInput& in) {
   body += "<h2>The decompiled program</h2><pre>" + escape(program->text()) + "</pre>";
   body += "<p><b>Fidelity</b> (agreement with the model's own outputs): " + escape(describe_fidelity(fidelity, b)) + ".</p>";
   std::map<size_t, Agreement> by_len;
+  std::vector<Agreement> each(b.inputs.size());  // per input
   for (size_t i = 0; i < b.inputs.size(); ++i) {
     Agreement& a = by_len[b.inputs[i].size()];
-    const Agreement one = count_agreement({mine[i]}, {b.outputs[i]}, {b.inputs[i]});
+    const Agreement& one = each[i] = count_agreement({mine[i]}, {b.outputs[i]}, {b.inputs[i]});
     a.positions += one.positions, a.positions_total += one.positions_total;
     a.sequences += one.sequences, a.sequences_total += one.sequences_total;
   }
@@ -205,12 +205,12 @@ std::string decompile_report_html(const DecompileReportInput& in) {
   });
   std::vector<size_t> wrong;
   for (size_t i : order)
-    if (count_agreement({mine[i]}, {b.outputs[i]}, {b.inputs[i]}).sequences == 0) wrong.push_back(i);
+    if (each[i].sequences == 0) wrong.push_back(i);
   body += "<h2>Where the model and the program disagree</h2>";
   if (wrong.empty()) {
-    body += "<p class=\"good\">Nowhere: they agree on every one of the " + thousands(static_cast<long long>(b.inputs.size())) + " inputs.</p>";
+    body += "<p class=\"good\">Nowhere: they agree on every one of the " + thousands(static_cast<int64_t>(b.inputs.size())) + " inputs.</p>";
   } else {
-    body += "<p>" + thousands(static_cast<long long>(wrong.size())) + " of " + thousands(static_cast<long long>(b.inputs.size())) +
+    body += "<p>" + thousands(static_cast<int64_t>(wrong.size())) + " of " + thousands(static_cast<int64_t>(b.inputs.size())) +
             " inputs; the first " + std::to_string(std::min(wrong.size(), in.max_disagreements)) +
             " (shortest first), differing positions in red:</p><table><tr><th>input</th><th>model</th><th>program</th></tr>";
     for (size_t k = 0; k < wrong.size() && k < in.max_disagreements; ++k) {

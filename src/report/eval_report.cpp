@@ -90,7 +90,7 @@ std::string histogram(const std::vector<std::pair<std::string, const std::vector
 std::string eval_report_html(const EvalReport& r, const std::string& title) {
   std::string body = "<h1>" + escape(title) + "</h1><p class=\"muted\">" +
                      escape(r.language == "rasp" ? "RASP" : "list-Python") + " corpus, the mapper's test split (split by " +
-                     escape(r.split) + "), " + html::thousands(r.views) + " views";
+                     escape(r.split) + "), " + thousands(r.views) + " views";
   if (!r.encoder.empty()) body += ", encoder " + escape(r.encoder);
   body += "; " + html::number(r.seconds, 1) + " s. Token accuracy and exact match are against each program's reduced form "
           "(the simplest program equivalent on the whole domain); functional equivalence is with the true program on "
@@ -113,7 +113,7 @@ std::string eval_report_html(const EvalReport& r, const std::string& title) {
     body += "</tr>";
     for (const std::string& row : r.rows) {
       if (!main.count(row)) continue;
-      body += "<tr><td class=\"row\">" + escape(row) + "</td><td class=\"num\">" + html::thousands(main.at(row).n) + "</td>";
+      body += "<tr><td class=\"row\">" + escape(row) + "</td><td class=\"num\">" + thousands(main.at(row).n) + "</td>";
       for (const Metric& m : metrics)
         for (size_t c = 0; c < cols.size(); ++c) {
           const auto it = cols[c].second->find(row);

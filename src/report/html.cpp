@@ -36,15 +36,6 @@ std::string number(double v, int decimals) {
   return b;
 }
 
-std::string thousands(long long n) {
-  std::string s = std::to_string(n < 0 ? -n : n), out;
-  for (size_t k = 0; k < s.size(); ++k) {
-    if (k && (s.size() - k) % 3 == 0) out += ',';
-    out += s[k];
-  }
-  return n < 0 ? "-" + out : out;
-}
-
 std::string blue(double v) {
   v = std::clamp(std::isfinite(v) ? v : 0.0, 0.0, 1.0);
   const int r = static_cast<int>(std::lround(255 - v * (255 - 8)));

@@ -11,7 +11,6 @@ namespace mm::html {
 std::string escape(std::string_view text);            // & < > " '
 std::string percent(double rate, int decimals = 1);   // 0.9731 -> "97.3%"
 std::string number(double v, int decimals = 2);
-std::string thousands(long long n);                   // 3905 -> "3,905"
 // A colour from white (0) to deep blue (1), as "#rrggbb".
 std::string blue(double v);
 // The page around `body`: doctype, charset, title, the shared style sheet.

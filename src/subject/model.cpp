@@ -288,10 +288,13 @@ SubjectTrace subject_trace(const SubjectModel& m, std::span<const int64_t> input
 }
 
 std::vector<Value> subject_predict(const SubjectModel& m, std::span<const int64_t> input) {
-  const std::vector<float> logits = subject_logits(m, input);
+  return predict_from_logits(m, subject_logits(m, input));
+}
+
+std::vector<Value> predict_from_logits(const SubjectModel& m, const std::vector<float>& logits) {
   const int c = m.arch.n_classes;
-  std::vector<Value> out(input.size());
-  for (size_t r = 0; r < input.size(); ++r) {
+  std::vector<Value> out(logits.size() / static_cast<size_t>(c));
+  for (size_t r = 0; r < out.size(); ++r) {
     const float* row = &logits[r * static_cast<size_t>(c)];
     out[r] = m.classes[static_cast<size_t>(std::max_element(row, row + c) - row)];
   }

@@ -40,6 +40,8 @@ SubjectModel subject_from_safetensors(const SafeTensors& st, const std::string& 
 
 // The model's output on one input: per position, the class with the largest logit, as its value.
 std::vector<Value> subject_predict(const SubjectModel& m, std::span<const int64_t> input);
+// The same from logits already computed (positions, classes), row-major.
+std::vector<Value> predict_from_logits(const SubjectModel& m, const std::vector<float>& logits);
 // Logits (positions, classes) of one input, row-major.
 std::vector<float> subject_logits(const SubjectModel& m, std::span<const int64_t> input);
 // A compiled model's residual stream after its last block, (positions, d_model) row-major, BOS dropped:
