@@ -8,8 +8,8 @@
 
 from .safetensors import (SafetensorsError, decode_safetensors, encode_safetensors, read_safetensors,
                           write_safetensors)
-from .subject import Subject, load_subject, save_subject
+from .subject import Subject, load_subject, same_outputs, save_subject
 from .train import run_program, train_subject
 
-__all__ = ["Subject", "load_subject", "save_subject", "train_subject", "run_program", "SafetensorsError",
+__all__ = ["Subject", "load_subject", "save_subject", "same_outputs", "train_subject", "run_program", "SafetensorsError",
            "read_safetensors", "write_safetensors", "encode_safetensors", "decode_safetensors"]

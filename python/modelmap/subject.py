@@ -94,6 +94,20 @@ class Block(nn.Module):
         self.compiled = compiled
 
 
+def same_outputs(a, b):
+    """Outputs (lists of int, float or None) equal as modelmap prints them: floats to 6 significant digits,
+    so within 1e-5 relative. What to compare `Subject.predict` with `modelmap predict` or `modelmap run` by."""
+    if a is None or b is None or len(a) != len(b):
+        return a == b
+    for x, y in zip(a, b):
+        if x is None or y is None:
+            if x is not y:
+                return False
+        elif abs(x - y) > 1e-5 * max(1.0, abs(x)):
+            return False
+    return True
+
+
 def check_architecture(arch, what="architecture"):
     """Raises ValueError naming the first field that modelmap would refuse (SubjectArch::validate)."""
     if not isinstance(arch, dict):

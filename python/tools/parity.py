@@ -22,19 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import torch  # noqa: E402
 
 import modelmap  # noqa: E402
-
-
-def same_outputs(a, b):
-    """Outputs equal as modelmap prints them: floats to 6 significant digits (so within 1e-5 relative)."""
-    if a is None or b is None or len(a) != len(b):
-        return a == b
-    for x, y in zip(a, b):
-        if x is None or y is None:
-            if x is not y:
-                return False
-        elif abs(x - y) > 1e-5 * max(1.0, abs(x)):
-            return False
-    return True
+from modelmap import same_outputs  # noqa: E402
 
 
 def main():
