@@ -230,6 +230,20 @@ const std::string kCases = MM_CASES_DIR;
 
 test::Ran modelmap(const std::string& args) { return test::run_shell(kBin + " " + args); }
 
+// A fresh, empty directory for one test: <temp>/mm_test_<name>_<pid>.
+std::string fresh_dir(const std::string& name) {
+  const std::string dir = std::filesystem::temp_directory_path() / ("mm_test_" + name + "_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// The corpus most of these tests start from: corpus_rasp.jsonl's 6 programs as tiny subjects, 2 views each.
+test::Ran build_tiny_corpus(const std::string& path) {
+  return modelmap("corpus build --lang rasp --from " + kCases + "/corpus_rasp.jsonl --preset tiny --views 2 "
+                  "--view-every 50 --threads 1 --out " + path);
+}
+
 }  // namespace
 
 // The encoders that run the subject (behaviour, probe) train, evaluate and decompile end to end; the
@@ -237,9 +251,7 @@ test::Ran modelmap(const std::string& args) { return test::run_shell(kBin + " " 
 // puts a program's views on both sides, and eval takes the mapper's split (a floor of the other split is
 // refused); --programs trains on a prefix of the train split; resuming with other settings is refused.
 TEST(MapperCli, FunctionalEncodersTargetsAndSplits) {
-  const std::string dir = std::filesystem::temp_directory_path() / ("mm_test_mapper_fn_" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const std::string dir = fresh_dir("mapper_fn");
   const std::string corpus = dir + "/c.sqlite";
   ASSERT_EQ(modelmap("corpus build --lang rasp --from " + kCases + "/corpus_rasp_reduce.jsonl --preset tiny --views 3 "
                      "--view-every 50 --threads 1 --out " + corpus).exit_code, 0);
@@ -314,12 +326,9 @@ TEST(MapperCli, FunctionalEncodersTargetsAndSplits) {
 }
 
 TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
-  const std::string dir = std::filesystem::temp_directory_path() / ("mm_test_mapper_" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const std::string dir = fresh_dir("mapper");
   const std::string corpus = dir + "/c.sqlite", mapper = dir + "/m.pt", floor = dir + "/f.pt";
-  ASSERT_EQ(modelmap("corpus build --lang rasp --from " + kCases + "/corpus_rasp.jsonl --preset tiny --views 2 "
-                     "--view-every 50 --threads 1 --out " + corpus).exit_code, 0);
+  ASSERT_EQ(build_tiny_corpus(corpus).exit_code, 0);
   const std::string train = "mapper train --corpus " + corpus + " --d-model 32 --threads 1 ";
   const test::Ran t = modelmap(train + "--epochs 2 -o " + mapper);
   ASSERT_EQ(t.exit_code, 0) << t.err;
@@ -535,9 +544,7 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
 // that does what the model does (the histogram capped at 4) — more faithful to the model than the truth.
 // Every program found is at least as faithful to its model as the true program is.
 TEST(MapperCli, ClassicProgramsTrainedAsTinySubjectsDecompileBySynthesis) {
-  const std::string dir = std::filesystem::temp_directory_path() / ("mm_test_classic_" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const std::string dir = fresh_dir("classic");
   const std::vector<std::string> names = {"frac_prevs", "histogram", "length", "pair_balance", "reverse", "sort_unique"};
   std::string jsonl;
   for (const std::string& n : names) jsonl += nlohmann::json{{"lang", "rasp"}, {"source", test::slurp(kCases + "/rasp/" + n + ".py")}}.dump() + "\n";
@@ -609,12 +616,9 @@ std::map<std::string, std::string> by_input(const std::string& jsonl) {
 // program, one heatmap per head, the disagreements and the equivalence with the true program recounted
 // here from `predict --domain` and `run --domain`, the eval JSON's numbers — and bad input refused.
 TEST(MapperCli, ReportPagesShowTheDecompileAndTheEvalAsComputed) {
-  const std::string dir = std::filesystem::temp_directory_path() / ("mm_test_report_" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const std::string dir = fresh_dir("report");
   const std::string corpus = dir + "/c.sqlite", model = dir + "/v.safetensors", truth = dir + "/true.py";
-  ASSERT_EQ(modelmap("corpus build --lang rasp --from " + kCases + "/corpus_rasp.jsonl --preset tiny --views 2 "
-                     "--view-every 50 --threads 1 --out " + corpus).exit_code, 0);
+  ASSERT_EQ(build_tiny_corpus(corpus).exit_code, 0);
   ASSERT_EQ(modelmap("corpus export " + corpus + " --view 5 -o " + model + " --program " + truth).exit_code, 0);
   const test::Ran d = modelmap("decompile " + model + " --search-seconds 1 --threads 1 --report " + dir + "/d.html --truth " + truth);
   ASSERT_EQ(d.exit_code, 0) << d.err;
@@ -681,12 +685,9 @@ namespace mm {
 // from the last checkpoint; a master that cannot be reached fails within the timeout, in one line; ranks
 // that disagree on the world size are refused.
 TEST(MapperCli, TwoRanksTrainAsOneProcessAndSurviveAKilledRank) {
-  const std::string dir = std::filesystem::temp_directory_path() / ("mm_test_dist_" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const std::string dir = fresh_dir("dist");
   const std::string corpus = dir + "/c.sqlite";
-  ASSERT_EQ(modelmap("corpus build --lang rasp --from " + kCases + "/corpus_rasp.jsonl --preset tiny --views 2 "
-                     "--view-every 50 --threads 1 --out " + corpus).exit_code, 0);
+  ASSERT_EQ(build_tiny_corpus(corpus).exit_code, 0);
   const std::string train = "mapper train --corpus " + corpus + " --d-model 32 --threads 1 --batch 4 --patience 0 ";
   const test::Ran one = modelmap(train + "--epochs 2 -o " + dir + "/one.pt");
   ASSERT_EQ(one.exit_code, 0) << one.err;
@@ -770,12 +771,9 @@ namespace mm {
 // `eval --shard i/N --views-file` as a job array, then `eval --merge`: the same report as one evaluation
 // (seconds aside); a missing shard and mismatched options refused.
 TEST(MapperCli, EvalShardsMergeToTheWholeEvaluation) {
-  const std::string dir = std::filesystem::temp_directory_path() / ("mm_test_shards_" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const std::string dir = fresh_dir("shards");
   const std::string corpus = dir + "/c.sqlite";
-  ASSERT_EQ(modelmap("corpus build --lang rasp --from " + kCases + "/corpus_rasp.jsonl --preset tiny --views 2 "
-                     "--view-every 50 --threads 1 --out " + corpus).exit_code, 0);
+  ASSERT_EQ(build_tiny_corpus(corpus).exit_code, 0);
   const std::string train = "mapper train --corpus " + corpus + " --d-model 32 --threads 1 --epochs 1 ";
   ASSERT_EQ(modelmap(train + "-o " + dir + "/m.pt").exit_code, 0);
   ASSERT_EQ(modelmap(train + "--no-weights -o " + dir + "/f.pt").exit_code, 0);
