@@ -14,7 +14,6 @@
 #endif
 #include <csignal>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 #include "cli/torch_bridge.h"
@@ -305,13 +304,9 @@ int run_decompile(const DecompileOptions& o) {
 int run_eval(const EvalOptions& o, const std::string& json, const std::string& html) {
   const EvalReport r = evaluate_mapper(o, std::cerr);
   std::cout << format_report(r);
-  if (!json.empty()) {
-    std::ofstream f(json);
-    f << report_json(r) << "\n";
-    if (!f) throw Error("cannot write '" + json + "'");
-  }
+  if (!json.empty()) write_file_atomic(json, report_json(r) + "\n");
   if (!html.empty()) {
-    std::string title = "modelmap eval: " + (o.mapper.empty() ? std::string("the search alone") : o.mapper);
+    const std::string title = "modelmap eval: " + (o.mapper.empty() ? std::string("the search alone") : o.mapper);
     write_file_atomic(html, eval_report_html(r, title));
     std::cerr << "report: " << html << "\n";
   }
