@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 
+#include "core/error.h"
 #include "core/language.h"
 #include "core/rng.h"
 #include "corpus/corpus.h"
@@ -102,6 +104,85 @@ TEST(Mapper, InvariantEncoderAndDecoderIgnorePermutationsOfTheSubject) {
       EXPECT_GT(memory_diff, 1e-3f) << "the paper's encoder reads raw parameter order";
     }
   }
+}
+
+TEST(Mapper, ExampleLayersReadEachProbeInputWholeAndTheProbeSetAsASet) {
+  torch::manual_seed(4);
+  const SubjectModel a = random_subject(arch_of(16, 2, 4, 5), 3);
+  const auto tokens = bos_tokens(1, 12);
+  for (const char* encoder : {"behaviour", "probe"}) {
+    SCOPED_TRACE(encoder);
+    MapperConfig c = small_config(encoder);
+    c.example_layers = 2;
+    Mapper mapper(c);
+    torch::NoGradGuard no_grad;
+    const EncoderInput in = encoder_input(a, c);
+    // The probe inputs in reverse order: the same set of memory tokens, the same logits.
+    EncoderInput reversed = in;
+    BehaviourInput& bh = reversed.functional.behaviour;
+    const size_t w = static_cast<size_t>(2 * c.features.max_len);
+    for (int x = 0; x < bh.n; ++x)
+      for (size_t k = 0; k < w; ++k) bh.io[static_cast<size_t>(x) * w + k] = in.functional.behaviour.io[static_cast<size_t>(bh.n - 1 - x) * w + k];
+    const Memory m = mapper->encode(collate({&in}, c, torch::kCPU)), r = mapper->encode(collate({&reversed}, c, torch::kCPU));
+    EXPECT_LT((sorted_rows(m) - sorted_rows(r)).abs().max().item<float>(), 1e-4f);
+    EXPECT_LT((mapper->decode(tokens, m) - mapper->decode(tokens, r)).abs().max().item<float>(), 1e-4f);
+    // One output value changed in one probe input: that input's token changes, so the memory does.
+    EncoderInput changed = in;
+    int16_t& value = changed.functional.behaviour.io[w / 2];  // probe input 0, output at position 0
+    value = static_cast<int16_t>(value == 5 ? 6 : 5);
+    const Memory ch = mapper->encode(collate({&changed}, c, torch::kCPU));
+    EXPECT_GT((sorted_rows(m) - sorted_rows(ch)).abs().max().item<float>(), 1e-4f);
+  }
+}
+
+TEST(Mapper, ProbeSampleShowsKDistinctProbeInputsDrawnBySeedOrEvenlySpaced) {
+  // 300 probe inputs, each row told apart by its first two entries (a real probe set may repeat an input).
+  MapperConfig c = small_config("behaviour");
+  EncoderInput in;
+  const int64_t n = 300, w = 2 * c.features.max_len, K = 16;
+  in.functional.behaviour.n = static_cast<int>(n);
+  in.functional.behaviour.io.assign(static_cast<size_t>(n * w), 0);
+  for (int64_t x = 0; x < n; ++x) {
+    in.functional.behaviour.io[static_cast<size_t>(x * w)] = static_cast<int16_t>(x % 50 + 1);
+    in.functional.behaviour.io[static_cast<size_t>(x * w + 1)] = static_cast<int16_t>(x / 50 + 1);
+  }
+  ASSERT_GT(n, K);
+  const auto all = torch::from_blob(const_cast<int16_t*>(in.functional.behaviour.io.data()), {n, w}, torch::kInt16).to(torch::kInt64);
+  auto row_of = [&](const torch::Tensor& row) {  // which probe input a collated row is
+    for (int64_t x = 0; x < n; ++x)
+      if (all[x].equal(row)) return x;
+    return int64_t{-1};
+  };
+  c.probe_sample = static_cast<int>(K);
+  auto rows = [&](const std::vector<uint64_t>* seeds) {
+    const EncoderBatch b = collate({&in}, c, torch::kCPU, seeds);
+    EXPECT_EQ(b.io.size(1), K);
+    EXPECT_EQ(b.io_mask.sum().item<int64_t>(), K);
+    std::vector<int64_t> out;
+    for (int64_t k = 0; k < K; ++k) out.push_back(row_of(b.io[0][k]));
+    return out;
+  };
+  const std::vector<int64_t> spaced = rows(nullptr);
+  for (int64_t k = 0; k < K; ++k) EXPECT_EQ(spaced[static_cast<size_t>(k)], k * n / K);
+  const std::vector<uint64_t> s1{7}, s2{8};
+  const std::vector<int64_t> d1 = rows(&s1), d1again = rows(&s1), d2 = rows(&s2);
+  EXPECT_EQ(d1, d1again);
+  EXPECT_NE(d1, d2);
+  std::set<int64_t> distinct(d1.begin(), d1.end());
+  EXPECT_EQ(static_cast<int64_t>(distinct.size()), K);
+  EXPECT_EQ(distinct.count(-1), 0u) << "every row is one of the subject's probe inputs";
+  // Configuration: kept in the checkpoint's JSON; absent (older checkpoints) means none; refused elsewhere.
+  c.example_layers = 2;
+  const MapperConfig back = MapperConfig::from_json(c.to_json());
+  EXPECT_EQ(back.example_layers, 2);
+  EXPECT_EQ(back.probe_sample, K);
+  auto j = nlohmann::json::parse(c.to_json());
+  j.erase("example_layers");
+  j.erase("probe_sample");
+  EXPECT_EQ(MapperConfig::from_json(j.dump()).example_layers, 0);
+  EXPECT_EQ(MapperConfig::from_json(j.dump()).probe_sample, 0);
+  c.encoder = "invariant";
+  EXPECT_THROW(c.validate(), Error);
 }
 
 TEST(Mapper, DecoderIsCausal) {
@@ -316,6 +397,18 @@ TEST(MapperCli, FunctionalEncodersTargetsAndSplits) {
   const test::Ran aug = modelmap(train + "--epochs 1 --encoder probe --augment -o " + dir + "/aug2.pt");
   EXPECT_NE(aug.exit_code, 0);
   EXPECT_NE(aug.err.find("invariant to them by construction"), std::string::npos) << aug.err;
+  // Example layers over a sample of the probe inputs: trains, evaluates, decompiles; the invariant encoder
+  // reads no probe inputs, so both flags are refused for it.
+  const test::Ran ex = modelmap(train + "--epochs 1 --encoder probe --example-layers 1 --probe-sample 8 -o " + dir + "/ex.pt");
+  ASSERT_EQ(ex.exit_code, 0) << ex.err;
+  EXPECT_EQ(read_mapper_checkpoint(dir + "/ex.pt").config.example_layers, 1);
+  EXPECT_EQ(read_mapper_checkpoint(dir + "/ex.pt").config.probe_sample, 8);
+  ASSERT_EQ(modelmap("eval --corpus " + corpus + " --mapper " + dir + "/ex.pt").exit_code, 0);
+  const test::Ran ex_other = modelmap(train + "--epochs 2 --encoder probe -o " + dir + "/ex.pt");
+  EXPECT_NE(ex_other.err.find("another configuration"), std::string::npos) << ex_other.err;
+  const test::Ran ex_bad = modelmap(train + "--epochs 1 --example-layers 1 -o " + dir + "/ex_bad.pt");
+  EXPECT_NE(ex_bad.exit_code, 0);
+  EXPECT_NE(ex_bad.err.find("the invariant encoder reads none"), std::string::npos) << ex_bad.err;
   // A train prefix: one program of the train split; more than it holds is refused with one line.
   ASSERT_EQ(modelmap(train + "--epochs 1 --programs 1 -o " + dir + "/one.pt").exit_code, 0);
   EXPECT_EQ(read_mapper_checkpoint(dir + "/one.pt").config.train_programs, 1);

@@ -56,6 +56,14 @@ Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands) {
   train->add_flag("--augment", o->augment,
                   "layergraph: permute each subject's heads, hidden units and residual dimensions afresh every epoch "
                   "(the same function, other weights)");
+  train->add_option("--example-layers", o->example_layers,
+                    "behaviour, probe: self-attention layers over each probe input's tokens (its input tokens and "
+                    "the model's output values) before it is pooled into one token (0: its embeddings summed)")
+      ->check(CLI::Range(0, 8));
+  train->add_option("--probe-sample", o->probe_sample,
+                    "behaviour, probe: probe inputs read per subject (0 = all 512); training draws them afresh "
+                    "every step, evaluation takes evenly spaced ones")
+      ->check(CLI::Range(0, 1'000'000));
   train->add_option("--views", o->views,
                     "read at most this many views of each subject model, lowest ordinals first (0 = all); eval reads the "
                     "mapper's choice")

@@ -17,6 +17,7 @@ std::string MapperConfig::to_json() const {
                         {"target", target},           {"split", split},
                         {"train_programs", train_programs}, {"views_per_model", views_per_model},
                         {"augment", augment},         {"class_values", class_values},
+                        {"example_layers", example_layers}, {"probe_sample", probe_sample},
                         {"features", nlohmann::json::parse(features.to_json())}}
       .dump();
 }
@@ -41,6 +42,8 @@ MapperConfig MapperConfig::from_json(const std::string& text) {
     c.views_per_model = j.value("views_per_model", 0);
     c.augment = j.value("augment", false);
     c.class_values = j.value("class_values", false);
+    c.example_layers = j.value("example_layers", 0);
+    c.probe_sample = j.value("probe_sample", 0);
     c.features = FeatureSpec::from_json(j.at("features").dump());
     c.validate();
     return c;
@@ -62,6 +65,12 @@ void MapperConfig::validate() const {
   if (d_ff < 1 || d_ff > 65536) throw Error("d_ff must be in 1..65536");
   if (rel_buckets < 2 || rel_max_distance <= rel_buckets / 2) throw Error("bad relative position buckets");
   if (max_tokens < 2 || max_tokens > 100000) throw Error("max_tokens must be in 2..100000");
+  const bool functional = encoder == "behaviour" || encoder == "probe";
+  if (example_layers < 0 || example_layers > 8) throw Error("example layers must be in 0..8");
+  if (probe_sample < 0) throw Error("the probe sample must be 0 (all probe inputs) or more");
+  if (!functional && (example_layers > 0 || probe_sample > 0))
+    throw Error("--example-layers and --probe-sample shape how the behaviour and probe encoders read the probe inputs; the " +
+                encoder + " encoder reads none");
 }
 
 EncoderInput encoder_input(const SubjectModel& m, const MapperConfig& config) {

@@ -36,6 +36,11 @@ struct MapperConfig {
   bool class_values = true;           // invariant: one more token saying what value each output class
                                       // stands for (checkpoints from before it say nothing: false)
   bool no_weights = false;            // the floor: the encoder's input is zeroed (what the program prior gives)
+  int example_layers = 0;             // behaviour, probe: self-attention layers over each probe input's
+                                      // tokens (its input tokens and output values, by position) before it
+                                      // is pooled into one memory token; 0: the tokens' embeddings summed
+  int probe_sample = 0;               // behaviour, probe: probe inputs read per subject (0 = all); training
+                                      // draws them afresh at every step, evaluation takes evenly spaced ones
   FeatureSpec features;               // encoder input sizes, fixed from the training corpus
 
   std::string to_json() const;

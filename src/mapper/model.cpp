@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/language.h"
+#include "core/rng.h"
 
 namespace mm {
 
@@ -63,7 +64,8 @@ torch::Tensor tensor_of(const std::vector<float>& v, std::vector<int64_t> shape)
 // ---------------------------------------------------------------------------------------------------
 // Batches
 
-EncoderBatch collate(const std::vector<const EncoderInput*>& inputs, const MapperConfig& config, torch::Device device) {
+EncoderBatch collate(const std::vector<const EncoderInput*>& inputs, const MapperConfig& config, torch::Device device,
+                     const std::vector<uint64_t>* sample_seeds) {
   const FeatureSpec& f = config.features;
   const int64_t B = static_cast<int64_t>(inputs.size());
   const float keep = config.no_weights ? 0.f : 1.f;
@@ -90,19 +92,41 @@ EncoderBatch collate(const std::vector<const EncoderInput*>& inputs, const Mappe
     return b;
   }
   if (config.encoder == "behaviour" || config.encoder == "probe") {
+    // Which probe inputs each subject shows: all, or probe_sample of them (drawn, or evenly spaced).
+    std::vector<std::vector<int64_t>> chosen(static_cast<size_t>(B));
+    for (int64_t i = 0; i < B; ++i) {
+      const int64_t all = inputs[static_cast<size_t>(i)]->functional.behaviour.n;
+      auto& c = chosen[static_cast<size_t>(i)];
+      const int64_t K = config.probe_sample;
+      if (K <= 0 || all <= K) {
+        for (int64_t x = 0; x < all; ++x) c.push_back(x);
+      } else if (sample_seeds) {  // K distinct of `all`, a partial Fisher-Yates shuffle
+        std::vector<int64_t> order(static_cast<size_t>(all));
+        for (int64_t x = 0; x < all; ++x) order[static_cast<size_t>(x)] = x;
+        Rng rng((*sample_seeds)[static_cast<size_t>(i)]);
+        for (int64_t k = 0; k < K; ++k) {
+          const int64_t j = k + static_cast<int64_t>(rng.uniform_int(0, all - k - 1));
+          std::swap(order[static_cast<size_t>(k)], order[static_cast<size_t>(j)]);
+          c.push_back(order[static_cast<size_t>(k)]);
+        }
+      } else {
+        for (int64_t k = 0; k < K; ++k) c.push_back(k * all / K);
+      }
+    }
     int64_t n = 1;
     const int64_t w = 2 * f.max_len;
-    for (const EncoderInput* in : inputs) n = std::max<int64_t>(n, in->functional.behaviour.n);
+    for (const auto& c : chosen) n = std::max<int64_t>(n, static_cast<int64_t>(c.size()));
     auto io = torch::zeros({B, n, w}, torch::kInt64);
     auto io_mask = torch::zeros({B, n}, torch::kBool);
     auto acc = io.accessor<int64_t, 3>();
     auto mk = io_mask.accessor<bool, 2>();
     for (int64_t i = 0; i < B; ++i) {
       const BehaviourInput& bh = inputs[static_cast<size_t>(i)]->functional.behaviour;
-      for (int64_t x = 0; x < bh.n; ++x) {
-        mk[i][x] = true;
+      const auto& c = chosen[static_cast<size_t>(i)];
+      for (int64_t s = 0; s < static_cast<int64_t>(c.size()); ++s) {
+        mk[i][s] = true;
         for (int64_t k = 0; k < w; ++k)
-          acc[i][x][k] = config.no_weights ? 0 : bh.io[static_cast<size_t>(x * w + k)];
+          acc[i][s][k] = config.no_weights ? 0 : bh.io[static_cast<size_t>(c[static_cast<size_t>(s)] * w + k)];
       }
     }
     b.io = io.to(device);
@@ -193,6 +217,19 @@ MapperImpl::MapperImpl(const MapperConfig& config) : config_(config) {
     io_out_ = register_module("io_out", torch::nn::Embedding(f.max_len * kValueIds, d));
     io_mlp1_ = register_module("io_mlp1", Linear(d, d));
     io_mlp2_ = register_module("io_mlp2", Linear(d, d));
+    for (int l = 0; l < config_.example_layers; ++l) {
+      const std::string k = "_" + std::to_string(l);
+      ExampleLayer y;
+      y.q = register_module("ex_q" + k, Linear(LinearOptions(d, d).bias(false)));
+      y.k = register_module("ex_k" + k, Linear(LinearOptions(d, d).bias(false)));
+      y.v = register_module("ex_v" + k, Linear(LinearOptions(d, d).bias(false)));
+      y.o = register_module("ex_o" + k, Linear(LinearOptions(d, d).bias(false)));
+      y.ff_in = register_module("ex_ff_in" + k, Linear(d, 2 * d));
+      y.ff_out = register_module("ex_ff_out" + k, Linear(2 * d, d));
+      y.norm_attn = register_parameter("ex_norm_attn" + k, torch::ones({d}));
+      y.norm_ff = register_parameter("ex_norm_ff" + k, torch::ones({d}));
+      example_layers_.push_back(y);
+    }
   }
   tok_embed_ = register_module("tok_embed", torch::nn::Embedding(vocab_, d));
   rel_bias_ = register_module("rel_bias", torch::nn::Embedding(config_.rel_buckets, config_.n_heads));
@@ -265,7 +302,22 @@ Memory MapperImpl::encode_functional(const EncoderBatch& b) {
   const auto positions = torch::arange(W, torch::TensorOptions(torch::kInt64).device(device));
   const auto in_ids = b.io.slice(2, 0, W) + positions * V;        // (B, n, W)
   const auto out_ids = b.io.slice(2, W, 2 * W) + positions * C1;  // (B, n, W)
-  const auto e = io_in_->forward(in_ids).sum(2) + io_out_->forward(out_ids).sum(2);  // (B, n, d)
+  torch::Tensor e;  // (B, n, d)
+  if (example_layers_.empty()) {
+    e = io_in_->forward(in_ids).sum(2) + io_out_->forward(out_ids).sum(2);
+  } else {
+    // Each probe input as 2W tokens (input token i, output value i; both embeddings carry the position),
+    // related by self-attention within the input, then averaged.
+    const int64_t B = b.io.size(0), n = b.io.size(1), d = config_.d_model;
+    auto x = torch::cat({io_in_->forward(in_ids), io_out_->forward(out_ids)}, 2).view({B * n, 2 * W, d});
+    const int heads = config_.n_heads;
+    for (ExampleLayer& y : example_layers_) {
+      const auto xs = rms_norm(x, y.norm_attn);
+      x = x + attend(y.q, y.k, y.v, y.o, xs, xs, {}, {}, heads);
+      x = x + y.ff_out->forward(torch::relu(y.ff_in->forward(rms_norm(x, y.norm_ff))));
+    }
+    e = x.mean(1).view({B, n, d});
+  }
   const auto type = type_embed_->forward(torch::full({1}, int64_t{4}, torch::TensorOptions(torch::kInt64).device(device)));
   tokens.push_back(io_mlp2_->forward(torch::relu(io_mlp1_->forward(torch::relu(e)))) + type);
   masks.push_back(b.io_mask);

@@ -9,8 +9,9 @@
 //                encoded one by one, then mean- and max-pooled as a set), one for the direct path; each
 //                with a layer and a type embedding and no positional order, so the decoder's
 //                cross-attention sees them as a set.
-//   behaviour  — ours: one vector per probe input (its tokens and the model's predicted classes, embedded
-//                by position and summed, then an MLP), a set like the above.
+//   behaviour  — ours: one vector per probe input (its tokens and the model's predicted output values,
+//                embedded by position and summed — or, with example_layers, passed through that many
+//                self-attention layers and averaged — then an MLP), a set like the above.
 //   probe      — ours: the invariant encoder's head and neuron tokens built from the probe features
 //                (features.h), and the behaviour encoder's tokens.
 // Only mapper translation units include this header.
@@ -35,7 +36,10 @@ struct EncoderBatch {
   torch::Tensor io, io_mask;                              // (B, n, 2 max_len) int64, (B, n): probe inputs
   int max_layers = 0;
 };
-EncoderBatch collate(const std::vector<const EncoderInput*>& inputs, const MapperConfig& config, torch::Device device);
+// With config.probe_sample K > 0, each subject's probe inputs are cut to K: drawn at random by
+// `sample_seeds` (one seed per input; training), or evenly spaced through the probe set when it is null.
+EncoderBatch collate(const std::vector<const EncoderInput*>& inputs, const MapperConfig& config, torch::Device device,
+                     const std::vector<uint64_t>* sample_seeds = nullptr);
 
 struct Memory {
   torch::Tensor x;     // (B, S, d_model)
@@ -87,6 +91,11 @@ class MapperImpl : public torch::nn::Module {
   // behaviour and probe: the probe inputs' tokens
   torch::nn::Embedding io_in_{nullptr}, io_out_{nullptr};
   torch::nn::Linear io_mlp1_{nullptr}, io_mlp2_{nullptr};
+  struct ExampleLayer {  // example_layers > 0: pre-norm self-attention and feed-forward over one probe input's tokens
+    torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr}, ff_in{nullptr}, ff_out{nullptr};
+    torch::Tensor norm_attn, norm_ff;
+  };
+  std::vector<ExampleLayer> example_layers_;
   // decoder
   torch::nn::Embedding tok_embed_{nullptr}, rel_bias_{nullptr};
   struct Layer {  // one decoder layer

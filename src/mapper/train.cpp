@@ -55,11 +55,19 @@ struct BatchResult {
   int64_t tokens = 0, correct = 0;
 };
 
-BatchResult run_batch(Mapper& mapper, const std::vector<const MapperExample*>& batch, torch::Device device) {
+// `step` >= 0 (training): a subject's probe sample (config.probe_sample) is drawn afresh, by the step and
+// the view alone, so that every rank of a data-parallel job draws what one process would.
+BatchResult run_batch(Mapper& mapper, const std::vector<const MapperExample*>& batch, torch::Device device,
+                      int64_t step = -1, uint64_t seed = 0) {
   std::vector<const EncoderInput*> inputs;
-  for (const auto* e : batch) inputs.push_back(&e->input);
+  std::vector<uint64_t> seeds;
+  for (const auto* e : batch) {
+    inputs.push_back(&e->input);
+    seeds.push_back((seed * 1000003 + static_cast<uint64_t>(step)) * 2654435761ULL + static_cast<uint64_t>(e->view_id));
+  }
   const TokenBatch t = token_batch(batch, device);
-  const auto logits = mapper->decode(t.input, mapper->encode(collate(inputs, mapper->config(), device)));  // (B, T, V)
+  const auto logits = mapper->decode(
+      t.input, mapper->encode(collate(inputs, mapper->config(), device, step >= 0 ? &seeds : nullptr)));  // (B, T, V)
   BatchResult r;
   r.loss = torch::nn::functional::cross_entropy(
       logits.reshape({-1, logits.size(2)}), t.labels.reshape({-1}),
@@ -108,7 +116,8 @@ std::string training_settings(const MapperTrainConfig& c) {
          " patience " + std::to_string(c.patience) + " batch " + std::to_string(c.batch) + " lr " + std::to_string(c.lr) +
          " wd " + std::to_string(c.weight_decay) + " d " + std::to_string(c.d_model) + " ff " + std::to_string(c.d_ff) +
          " layers " + std::to_string(c.layers) + (c.no_weights ? " floor" : "") + " target " + c.target + " split " + c.split +
-         (c.augment ? " augment" : "") + " views " + std::to_string(c.views) + " programs " + std::to_string(c.programs) +
+         (c.augment ? " augment" : "") + " example layers " + std::to_string(c.example_layers) + " probe sample " +
+         std::to_string(c.probe_sample) + " views " + std::to_string(c.views) + " programs " + std::to_string(c.programs) +
          " seed " + std::to_string(c.seed);
 }
 
@@ -139,6 +148,8 @@ void check(const MapperTrainConfig& c) {
     choices.encoder = c.encoder;
     choices.target = c.target;
     choices.split = c.split;
+    choices.example_layers = c.example_layers;
+    choices.probe_sample = c.probe_sample;
     choices.validate();
   }
   if (c.programs < 0) throw Error("--programs must be 0 (all) or more");
@@ -171,13 +182,16 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     epochs = c.epochs;
     if (config.language != language || config.encoder != tc.encoder || config.no_weights != tc.no_weights ||
         config.d_model != tc.d_model || config.d_ff != tc.d_ff || config.n_layers != tc.layers || config.target != tc.target || config.split != tc.split ||
-        config.train_programs != tc.programs || config.views_per_model != tc.views || config.augment != tc.augment)
+        config.train_programs != tc.programs || config.views_per_model != tc.views || config.augment != tc.augment ||
+        config.example_layers != tc.example_layers || config.probe_sample != tc.probe_sample)
       throw Error("'" + tc.out + "' holds a mapper of another configuration (" + config.language + ", " + config.encoder +
                   (config.no_weights ? ", no weights" : "") + ", d_model " + std::to_string(config.d_model) + ", target " +
                   config.target + ", split by " + config.split +
                   (config.train_programs ? ", " + std::to_string(config.train_programs) + " programs" : "") +
                   (config.views_per_model ? ", " + std::to_string(config.views_per_model) + " views a model" : "") +
                   (config.augment ? ", augmented" : "") +
+                  (config.example_layers ? ", " + std::to_string(config.example_layers) + " example layers" : "") +
+                  (config.probe_sample ? ", " + std::to_string(config.probe_sample) + " probe inputs a subject" : "") +
                   "); remove it or choose another -o");
     // Resuming must keep the held-out slice as it was: with it, the train split differs.
     const bool held_out = !epochs.empty() && epochs.front().holdout_loss > 0;
@@ -197,6 +211,8 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     config.train_programs = tc.programs;
     config.views_per_model = tc.views;
     config.augment = tc.augment;
+    config.example_layers = tc.example_layers;
+    config.probe_sample = tc.probe_sample;
     config.features = corpus_feature_spec(*corpus, language);
   }
   // The train split: fitted on, less every tenth of its programs in id order (the first included), held
@@ -310,7 +326,7 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
       for (auto& group : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       opt.zero_grad();
       if (!dist) {
-        const BatchResult r = run_batch(mapper, batches[b], device);
+        const BatchResult r = run_batch(mapper, batches[b], device, step, tc.seed);
         r.loss.backward();
         loss_sum += r.loss.item<double>() * static_cast<double>(r.tokens);
         token_sum += r.tokens;
@@ -321,7 +337,7 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
         const auto mine = share_of(batches[b], dc.rank, dc.world);
         BatchResult r;
         if (!mine.empty()) {
-          r = run_batch(mapper, mine, device);
+          r = run_batch(mapper, mine, device, step, tc.seed);
           (r.loss * static_cast<double>(r.tokens)).backward();
         }
         std::vector<torch::Tensor> sums;  // every gradient (reduced in place), then [loss sum, tokens]

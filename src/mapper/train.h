@@ -31,6 +31,8 @@ struct MapperTrainConfig {
   std::string split = "program";     // "program" (ours) or "view" (the paper's protocol; config.h)
   bool augment = false;              // layergraph: permute each subject's heads, hidden units and residual
                                      // dimensions afresh every epoch (the same function, other weights)
+  int example_layers = 0;            // behaviour, probe: self-attention layers within each probe input (config.h)
+  int probe_sample = 0;              // behaviour, probe: probe inputs read per subject (0 = all; config.h)
   int views = 0;                     // at most this many views of each model (lowest ordinals; 0 = all)
   int64_t programs = 0;              // train on the first this many programs of the train split, in id
                                      // order (0 = all): the scaling curve's corpus sizes, one test split
