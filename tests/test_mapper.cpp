@@ -14,6 +14,7 @@
 #include "mapper/data.h"
 #include "mapper/decode.h"
 #include "mapper/model.h"
+#include "mapper/train.h"
 #include "subject_fixtures.h"
 
 namespace mm {
@@ -250,6 +251,22 @@ TEST(Mapper, UntrainedMapperDecodingAlwaysFinishesAndParses) {
       }
     }
   }
+}
+
+TEST(Mapper, LearningRateWarmsUpThenStaysOrFollowsAHalfCosine) {
+  EXPECT_DOUBLE_EQ(learning_rate("constant", 1e-3, 0, 1000), 1e-5);   // step 1 of a 100-step warmup
+  EXPECT_DOUBLE_EQ(learning_rate("constant", 1e-3, 99, 1000), 1e-3);
+  EXPECT_DOUBLE_EQ(learning_rate("constant", 1e-3, 999, 1000), 1e-3);
+  EXPECT_NEAR(learning_rate("cosine", 1e-3, 0, 1000), 1e-5, 1e-12);     // warmup applies to the cosine too
+  EXPECT_NEAR(learning_rate("cosine", 1e-3, 999, 1000), 1e-4, 1e-12);   // a tenth at the last step
+  EXPECT_NEAR(learning_rate("cosine", 1e-3, 1998, 3997), 5.5e-4, 1e-9); // half-way: the mean of both ends
+  double last = 1;
+  for (int64_t step = 100; step < 1000; ++step) {  // never rises after the warmup
+    const double lr = learning_rate("cosine", 1e-3, step, 1000);
+    EXPECT_LE(lr, last + 1e-15);
+    last = lr;
+  }
+  EXPECT_THROW(learning_rate("linear", 1e-3, 0, 10), Error);
 }
 
 TEST(Mapper, TrainingStepsDriveTheLossDownOnTwoSubjects) {

@@ -40,6 +40,10 @@ Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands) {
       ->check(CLI::Range(0, 100000));
   train->add_option("--batch", o->batch, "subjects per step")->check(CLI::Range(1, 65536));
   train->add_option("--lr", o->lr, "AdamW learning rate")->check(CLI::Range(1e-7, 0.5));
+  train->add_option("--lr-schedule", o->lr_schedule,
+                    "after a 100-step warmup: constant, or cosine (a half cosine down to a tenth of --lr at the last "
+                    "step of --epochs)")
+      ->check(CLI::IsMember({"constant", "cosine"}));
   train->add_option("--d-model", o->d_model, "mapper width")->check(CLI::Range(8, 4096));
   train->add_option("--d-ff", o->d_ff, "decoder feed-forward width (the paper's 32)")->check(CLI::Range(1, 65536));
   train->add_option("--layers", o->layers, "decoder layers (the paper's 3)")->check(CLI::Range(1, 24));

@@ -5,6 +5,7 @@
 #include "mapper/train.h"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <filesystem>
 #include <numeric>
@@ -114,7 +115,7 @@ std::vector<const MapperExample*> share_of(const std::vector<const MapperExample
 std::string training_settings(const MapperTrainConfig& c) {
   return c.corpus.substr(c.corpus.find_last_of('/') + 1) + " " + c.language + " " + c.encoder + " epochs " + std::to_string(c.epochs) +
          " patience " + std::to_string(c.patience) + " batch " + std::to_string(c.batch) + " lr " + std::to_string(c.lr) +
-         " wd " + std::to_string(c.weight_decay) + " d " + std::to_string(c.d_model) + " ff " + std::to_string(c.d_ff) +
+         " wd " + std::to_string(c.weight_decay) + " schedule " + c.lr_schedule + " d " + std::to_string(c.d_model) + " ff " + std::to_string(c.d_ff) +
          " layers " + std::to_string(c.layers) + (c.no_weights ? " floor" : "") + " target " + c.target + " split " + c.split +
          (c.augment ? " augment" : "") + " example layers " + std::to_string(c.example_layers) + " probe sample " +
          std::to_string(c.probe_sample) + " views " + std::to_string(c.views) + " programs " + std::to_string(c.programs) +
@@ -143,6 +144,7 @@ void check(const MapperTrainConfig& c) {
   if (c.epochs < 1 || c.epochs > 100000) throw Error("--epochs must be in 1..100000");
   if (c.batch < 1 || c.batch > 65536) throw Error("--batch must be in 1..65536");
   if (!(c.lr > 0 && c.lr < 1)) throw Error("--lr must be in (0, 1)");
+  learning_rate(c.lr_schedule, c.lr, 0, 1);  // an unknown schedule, before any view is read
   {  // the choices MapperConfig knows, checked before any view is read
     MapperConfig choices;
     choices.encoder = c.encoder;
@@ -161,6 +163,15 @@ void check(const MapperTrainConfig& c) {
 }
 
 }  // namespace
+
+double learning_rate(const std::string& schedule, double base, int64_t step, int64_t total_steps) {
+  const double warm = std::min(1.0, static_cast<double>(step + 1) / kWarmupSteps);
+  if (schedule == "constant") return base * warm;
+  if (schedule != "cosine") throw Error("unknown learning-rate schedule '" + schedule + "' (choose constant or cosine)");
+  const double t = total_steps > 1 ? std::clamp(static_cast<double>(step) / static_cast<double>(total_steps - 1), 0.0, 1.0) : 1.0;
+  const double kPi = 3.14159265358979323846;
+  return warm * (base / 10 + (base - base / 10) * 0.5 * (1 + std::cos(kPi * t)));
+}
 
 std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream& rank0_log) {
   check(tc);
@@ -322,7 +333,7 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     std::optional<Progress> progress;  // rank 0's
     if (dc.rank == 0) progress.emplace("epoch " + std::to_string(epoch) + "/" + std::to_string(tc.epochs), static_cast<int64_t>(batches.size()));
     for (size_t b = 0; b < batches.size(); ++b, ++step) {
-      const double lr = tc.lr * std::min(1.0, static_cast<double>(step + 1) / kWarmupSteps);
+      const double lr = learning_rate(tc.lr_schedule, tc.lr, step, steps_per_epoch * tc.epochs);
       for (auto& group : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       opt.zero_grad();
       if (!dist) {

@@ -23,6 +23,8 @@ struct MapperTrainConfig {
   int batch = 32;                    // subjects per step
   double lr = 1e-3;                  // AdamW learning rate (after a warmup of one epoch's steps / 4)
   double weight_decay = 0.01;        // AdamW
+  std::string lr_schedule = "constant";  // after the warmup: "constant", or "cosine" down to a tenth of --lr
+                                         // at the last of --epochs' steps
   int d_model = 128;                 // mapper width
   int d_ff = 32;                     // decoder feed-forward width (the paper's 32)
   int layers = 3;                    // decoder layers (the paper's 3)
@@ -57,6 +59,10 @@ struct EpochRecord {
   double seconds = 0;
   double holdout_loss = 0;        // on the held-out slice of the train split (early stopping)
 };
+
+// The learning rate at optimizer step `step` (0-based) of `total_steps`: a linear warmup over the first 100
+// steps, then `base` ("constant") or a half cosine from `base` to base / 10 at the last step ("cosine").
+double learning_rate(const std::string& schedule, double base, int64_t step, int64_t total_steps);
 
 // Trains (or resumes) and returns the epochs' records. Throws mm::Error on bad input.
 std::vector<EpochRecord> train_mapper(const MapperTrainConfig& config, std::ostream& log);
