@@ -742,7 +742,10 @@ class Synth {
   }
 
   // ---- budget -------------------------------------------------------------------------------------
-  double elapsed() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+  double elapsed() const {
+    if (o_.expressions_per_second > 0) return static_cast<double>(expressions_) / o_.expressions_per_second;
+    return std::chrono::duration<double>(Clock::now() - start_).count();
+  }
   // Counts one expression; sets stop_ when the budget is spent.
   bool spend() {
     ++expressions_;
@@ -1940,7 +1943,7 @@ class Synth {
     r.memory_full = memory_full_;
     return r;
   }
-  double elapsed_seconds() const { return elapsed(); }
+  double elapsed_seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }  // wall clock
 
  private:
   struct Top {
@@ -2052,6 +2055,7 @@ Behaviour search_subset(const Behaviour& b, size_t per_length) {
 
 SynthResult synthesize_rasp(const Behaviour& behaviour, const InputDomain& domain, const SynthOptions& options) {
   if (options.max_seconds <= 0) throw Error("the search budget in seconds must be above 0");
+  if (options.expressions_per_second < 0) throw Error("the search's expressions per second must be 0 (wall clock) or above");
   if (options.max_expressions <= 0) throw Error("the search budget in expressions must be at least 1");
   if (options.memory_mb <= 0) throw Error("the search memory must be at least 1 MB");
   if (options.threads < 1) throw Error("the synthesizer needs at least 1 thread");

@@ -26,6 +26,10 @@ namespace mm {
 
 struct SynthOptions {
   double max_seconds = 8;                // wall-clock budget
+  // 0: max_seconds (and the phases' shares of it) are wall-clock seconds. Above 0: a search's clock counts
+  // the expressions it built, at this many a second, so that the same search stops at the same point on
+  // any machine and under any load (tests; single-threaded searches are then deterministic).
+  double expressions_per_second = 0;
   int64_t max_expressions = 200'000'000;  // expressions built and scored, duplicates included
   int64_t memory_mb = 1024;              // tables kept for reuse, per search; past it, expressions are scored but not kept
   // Searches run side by side (at most 3): the first builds its tables on `search_per_length` inputs of
