@@ -742,9 +742,10 @@ class Synth {
   }
 
   // ---- budget -------------------------------------------------------------------------------------
+  // The budget's clock: wall-clock seconds, or expressions built at o_.expressions_per_second.
   double elapsed() const {
     if (o_.expressions_per_second > 0) return static_cast<double>(expressions_) / o_.expressions_per_second;
-    return std::chrono::duration<double>(Clock::now() - start_).count();
+    return elapsed_seconds();
   }
   // Counts one expression; sets stop_ when the budget is spent.
   bool spend() {

@@ -105,7 +105,7 @@ EncoderBatch collate(const std::vector<const EncoderInput*>& inputs, const Mappe
         for (int64_t x = 0; x < all; ++x) order[static_cast<size_t>(x)] = x;
         Rng rng((*sample_seeds)[static_cast<size_t>(i)]);
         for (int64_t k = 0; k < K; ++k) {
-          const int64_t j = k + static_cast<int64_t>(rng.uniform_int(0, all - k - 1));
+          const int64_t j = k + rng.uniform_int(0, all - k - 1);
           std::swap(order[static_cast<size_t>(k)], order[static_cast<size_t>(j)]);
           c.push_back(order[static_cast<size_t>(k)]);
         }
@@ -186,6 +186,7 @@ MapperImpl::MapperImpl(const MapperConfig& config) : config_(config) {
   const int d = config_.d_model;
   const FeatureSpec& f = config_.features;
   using torch::nn::Linear, torch::nn::LinearOptions, torch::nn::LayerNorm, torch::nn::LayerNormOptions;
+  auto no_bias = [&](int in, int out) { return Linear(LinearOptions(in, out).bias(false)); };
   if (config_.encoder == "layergraph") {
     node_norm_ = register_module("node_norm", LayerNorm(LayerNormOptions({f.node_width})));
     fc1_ = register_module("fc1", Linear(f.node_width, d));
@@ -220,10 +221,10 @@ MapperImpl::MapperImpl(const MapperConfig& config) : config_(config) {
     for (int l = 0; l < config_.example_layers; ++l) {
       const std::string k = "_" + std::to_string(l);
       ExampleLayer y;
-      y.q = register_module("ex_q" + k, Linear(LinearOptions(d, d).bias(false)));
-      y.k = register_module("ex_k" + k, Linear(LinearOptions(d, d).bias(false)));
-      y.v = register_module("ex_v" + k, Linear(LinearOptions(d, d).bias(false)));
-      y.o = register_module("ex_o" + k, Linear(LinearOptions(d, d).bias(false)));
+      y.q = register_module("ex_q" + k, no_bias(d, d));
+      y.k = register_module("ex_k" + k, no_bias(d, d));
+      y.v = register_module("ex_v" + k, no_bias(d, d));
+      y.o = register_module("ex_o" + k, no_bias(d, d));
       y.ff_in = register_module("ex_ff_in" + k, Linear(d, 2 * d));
       y.ff_out = register_module("ex_ff_out" + k, Linear(2 * d, d));
       y.norm_attn = register_parameter("ex_norm_attn" + k, torch::ones({d}));
@@ -237,7 +238,6 @@ MapperImpl::MapperImpl(const MapperConfig& config) : config_(config) {
     torch::NoGradGuard no_grad;
     rel_bias_->weight.zero_();  // no position preference before training
   }
-  auto no_bias = [&](int in, int out) { return Linear(LinearOptions(in, out).bias(false)); };
   for (int l = 0; l < config_.n_layers; ++l) {
     const std::string k = "_" + std::to_string(l);
     Layer y;
