@@ -1,5 +1,6 @@
 // Fuzz: both detokenizers, on random token sequences: each input byte picks a token of the language's
-// vocabulary (the first byte picks the language). Whatever is accepted must tokenize back to a sequence
+// vocabulary (the first byte picks the language: even RASP, odd list-Python; RASP spelled output first when
+// its second bit is set too). Whatever is accepted must tokenize back to a sequence
 // that detokenizes to the same canonical program, and print text that parses to it. The grammar's
 // next-token sets on the same sequence: refused cleanly, or never empty, and every token they allow
 // keeps the sequence a prefix.
@@ -21,7 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto& vocab = rasp_lang ? rasp::vocabulary() : listpy::vocabulary();
   std::vector<std::string> tokens;
   for (size_t i = 1; i < size; ++i) tokens.push_back(vocab[data[i] % vocab.size()]);
-  const Language& lang = language_by_name(rasp_lang ? "rasp" : "python");
+  const bool output_first = rasp_lang && (data[0] / 2) % 2 == 1;
+  const Language& lang = language_by_name(rasp_lang ? "rasp" : "python").in_order(output_first ? "output-first" : "canonical");
   std::vector<int> next;
   bool prefix = true;
   try {
@@ -45,7 +47,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   try {
-    if (rasp_lang) {
+    if (output_first) {
+      const rasp::Program p = rasp::detokenize_output_first(tokens);
+      const rasp::Program c = rasp::canonicalize(p);
+      const std::vector<std::string> spelled = rasp::tokenize_output_first(p);
+      MM_FUZZ_CHECK(rasp::canonicalize(rasp::detokenize_output_first(spelled)) == c);
+      MM_FUZZ_CHECK(spelled.size() == rasp::tokenize(c).size());
+    } else if (rasp_lang) {
       const rasp::Program p = rasp::detokenize(tokens);
       const rasp::Program c = rasp::canonicalize(p);
       MM_FUZZ_CHECK(rasp::detokenize(rasp::tokenize(p)) == c);

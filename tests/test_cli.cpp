@@ -80,6 +80,20 @@ TEST(Cli, TokensAndDetokenizeAreInverse) {
                    "v3 = rasp.Select(rasp.indices, v2, rasp.Comparison.EQ)\n"
                    "v4 = rasp.Aggregate(v3, rasp.tokens)\n"
                    "program = v4\n");
+  // Output first: the Aggregate (the output) is v1 and comes first; read back, the same program.
+  const test::Ran of = modelmap("tokens --lang rasp --order output-first --program " + kCases + "/rasp/reverse.py");
+  ASSERT_EQ(of.exit_code, 0) << of.err;
+  EXPECT_EQ(of.out, "Aggregate categorical v2 tokens <sep> Select indices v3 EQ <sep> Map categorical x-1 v4 <sep> "
+                    "SequenceMap categorical x-y length indices <sep>\n");
+  const std::string of_path = test::temp_path(".txt");
+  test::write_file(of_path, of.out);
+  const test::Ran ofd = modelmap("detokenize --lang rasp --order output-first --tokens " + of_path);
+  const test::Ran wrong = modelmap("detokenize --lang rasp --tokens " + of_path);  // read in canonical order
+  std::remove(of_path.c_str());
+  ASSERT_EQ(ofd.exit_code, 0) << ofd.err;
+  EXPECT_EQ(ofd.out, d.out);
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(wrong.err.find("token 3: expected a reference to an earlier statement"), std::string::npos) << wrong.err;
 }
 
 TEST(Cli, VocabularyListsEveryTokenAProgramUses) {
@@ -169,6 +183,8 @@ TEST(Cli, BadInputGetsOneLineAndExitCodeTwo) {
       {"run --program /nonexistent/prog.py --input '[1]'", "cannot read"},
       {"tokens --program /nonexistent/prog.py", "cannot read"},
       {"detokenize --tokens /nonexistent/tokens.txt", "cannot read"},
+      {"tokens --lang python --order output-first --program " + bad_py, "no token order 'output-first'"},
+      {"tokens --order backwards --program " + reverse, "backwards"},
       {"sample --frobnicate", "frobnicate"},
       {"sample --lang cobol", "cobol"},
       {"sample --count 0", "count"},

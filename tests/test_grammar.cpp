@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "core/error.h"
 #include "core/language.h"
@@ -15,11 +16,18 @@ namespace mm {
 
 namespace {
 
+// A language by name, or "rasp output-first": RASP spelled in the order a mapper may be trained to write.
+const Language& language_or_order(const std::string& param) {
+  const auto space = param.find(' ');
+  if (space == std::string::npos) return language_by_name(param);
+  return language_by_name(param.substr(0, space)).in_order(param.substr(space + 1));
+}
+
 class Grammar : public ::testing::TestWithParam<const char*> {
  protected:
-  const Language& lang() const { return language_by_name(GetParam()); }
+  const Language& lang() const { return language_or_order(GetParam()); }
   // list-Python's programs are ~200 tokens (RASP's ~30), so fewer.
-  int trials(int rasp) const { return std::string(GetParam()) == "rasp" ? rasp : rasp / 8; }
+  int trials(int rasp) const { return std::string(GetParam()) == "python" ? rasp / 8 : rasp; }
 };
 
 bool contains(const std::vector<int>& ids, int id) { return std::binary_search(ids.begin(), ids.end(), id); }
@@ -33,7 +41,7 @@ TEST_P(Grammar, EverySampledProgramIsAllowedTokenByToken) {
   Rng rng(5);
   for (int k = 0; k < trials(40); ++k) {
     const auto program = sampler.next(rng);
-    const std::vector<std::string> tokens = program->tokens();
+    const std::vector<std::string> tokens = l.spell(*program);
     for (size_t t = 0; t <= tokens.size(); ++t) {
       const std::vector<int> allowed = l.next_token_ids(std::span(tokens).first(t));
       ASSERT_FALSE(allowed.empty());
@@ -82,20 +90,27 @@ TEST_P(Grammar, APrefixThatBeginsNoProgramIsRefused) {
   EXPECT_THROW(l.next_token_ids(bad), ParseError);
   const std::vector<std::string> unknown = {"no-such-token"};
   EXPECT_THROW(l.next_token_ids(unknown), ParseError);
-  if (l.name() == "rasp") {  // found by fuzz_detokenize: an operation that needs a selector, with none defined
+  if (std::string(GetParam()) == "rasp") {  // found by fuzz_detokenize: an operation that needs a selector, with none defined
     const std::vector<std::string> dead_end = {"SelectorWidth"};
     EXPECT_THROW(l.next_token_ids(dead_end), ParseError);
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(BothLanguages, Grammar, ::testing::Values("rasp", "python"));
+INSTANTIATE_TEST_SUITE_P(BothLanguages, Grammar, ::testing::Values("rasp", "python", "rasp output-first"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           std::replace_if(n.begin(), n.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
+                           return n;
+                         });
 
 // list-Python's next_token_ids parses the prefix once, collecting the tokens the parser tested the end of
 // input against, and tries only those. The reference tries every token of the vocabulary: a token is
 // allowed when prefix + token parses or fails only at its end. Checked on every prefix of sampled programs
 // and of random walks through the grammar (which reach the limits on loops and bodies more often).
-TEST(GrammarPython, AllowedTokensAreExactlyThoseThatKeepTheParseAlive) {
-  const Language& l = language_by_name("python");
+class GrammarExact : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(GrammarExact, AllowedTokensAreExactlyThoseThatKeepTheParseAlive) {
+  const Language& l = language_or_order(GetParam());
   const auto& vocab = l.vocabulary();
   auto reference = [&](std::vector<std::string> seq) {
     std::vector<int> out;
@@ -119,9 +134,10 @@ TEST(GrammarPython, AllowedTokensAreExactlyThoseThatKeepTheParseAlive) {
   Sampler sampler(l, SampleConfig{});
   Rng rng(23);
   int prefixes = 0;
-  for (int k = 0; k < 12; ++k) {
+  const int programs = std::string(GetParam()) == "python" ? 12 : 48;  // RASP's are shorter
+  for (int k = 0; k < programs; ++k) {
     std::vector<std::string> walk;
-    const std::vector<std::string> sampled = sampler.next(rng)->tokens();
+    const std::vector<std::string> sampled = l.spell(*sampler.next(rng));
     for (size_t t = 0; t <= sampled.size(); ++t) {
       const std::vector<std::string> prefix(sampled.begin(), sampled.begin() + static_cast<long>(t));
       ASSERT_EQ(l.next_token_ids(prefix), reference(prefix)) << "after " << t << " tokens of a sampled program";
@@ -140,6 +156,62 @@ TEST(GrammarPython, AllowedTokensAreExactlyThoseThatKeepTheParseAlive) {
     }
   }
   EXPECT_GT(prefixes, 1000);
+}
+
+// list-Python's grammar, and RASP's output-first one, whose reader refuses a token exactly where the
+// grammar stops allowing it (canonical RASP's reader finds a SelectorWidth with no selector only later).
+INSTANTIATE_TEST_SUITE_P(PythonAndRaspOutputFirst, GrammarExact, ::testing::Values("python", "rasp output-first"),
+                         [](const auto& info) { return std::string(info.param) == "python" ? std::string("python") : std::string("rasp_output_first"); });
+
+// RASP's output-first order: one spelling per program, as long as the canonical one, read back to it; the
+// output's statement comes first; cycles, skipped variable numbers, a selector output and a variable never
+// defined are refused where they occur.
+TEST(GrammarOutputFirst, EveryProgramHasOneSpellingThatReadsBackToItOutputFirst) {
+  const Language& canonical = language_by_name("rasp");
+  const Language& of = canonical.in_order("output-first");
+  EXPECT_EQ(&of.in_order("canonical"), &canonical);
+  EXPECT_EQ(&canonical.in_order("canonical"), &canonical);
+  EXPECT_THROW(canonical.in_order("backwards"), Error);
+  EXPECT_THROW(language_by_name("python").in_order("output-first"), Error);
+  Sampler sampler(canonical, SampleConfig{});
+  Rng rng(31);
+  int reordered = 0;
+  for (int k = 0; k < 300; ++k) {
+    const auto program = sampler.next(rng);
+    const std::vector<std::string> tokens = program->tokens();
+    const std::vector<std::string> spelled = of.spell(*program);
+    ASSERT_EQ(spelled.size(), tokens.size()) << program->text();
+    EXPECT_EQ(of.detokenize(spelled)->tokens(), tokens) << program->text();
+    EXPECT_EQ(of.spell(*of.detokenize(spelled)), spelled);
+    // The first statement is the canonical form's last (the output), with the same operation and fields
+    // up to its references.
+    const auto last = std::find(tokens.rbegin() + 1, tokens.rend(), "<sep>");
+    const std::vector<std::string> output_stmt(last.base(), tokens.end());
+    ASSERT_FALSE(output_stmt.empty());
+    EXPECT_EQ(spelled[0], output_stmt[0]) << program->text();
+    reordered += spelled != tokens;
+  }
+  EXPECT_GT(reordered, 200);  // most programs read in another order
+  auto refused_at = [&](std::vector<std::string> seq) {
+    try {
+      of.detokenize(seq);
+    } catch (const ParseError& e) {
+      return e.column;
+    }
+    return 0;
+  };
+  // v1 reading itself; a skipped number (v3 before v2); a selector as the output; v2 never defined.
+  EXPECT_EQ(refused_at({"Map", "categorical", "x+1", "v1", "<sep>"}), 4);
+  EXPECT_EQ(refused_at({"Map", "categorical", "x+1", "v3", "<sep>"}), 4);
+  EXPECT_EQ(refused_at({"Select", "tokens", "tokens", "EQ", "<sep>"}), 1);
+  EXPECT_EQ(refused_at({"Map", "categorical", "x+1", "v2", "<sep>"}), 6);
+  // v1 reads v2, and v2 reading v1 would close a cycle; reading tokens it is fine.
+  EXPECT_EQ(refused_at({"Map", "categorical", "x+1", "v2", "<sep>", "Map", "categorical", "x+1", "v1", "<sep>"}), 9);
+  const std::vector<std::string> two = {"Map", "categorical", "x+1", "v2", "<sep>", "Map", "categorical", "x+1", "tokens", "<sep>"};
+  EXPECT_EQ(refused_at(two), 0);
+  EXPECT_EQ(of.detokenize(two)->tokens(),
+            (std::vector<std::string>{"Map", "categorical", "x+1", "tokens", "<sep>", "Map", "categorical", "x+1", "v1", "<sep>"}));
+  EXPECT_THROW(of.next_token_ids(std::vector<std::string>{"Select"}), ParseError);
 }
 
 }  // namespace mm

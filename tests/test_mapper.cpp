@@ -230,15 +230,19 @@ TEST(Mapper, IncrementalDecodingEqualsTeacherForcedDecoding) {
 }
 
 // Grammar-constrained decoding from an untrained mapper (random logits, in effect), with a tight token
-// budget: every subject still gets a program, and it detokenizes.
+// budget: every subject still gets a program, and it detokenizes. A mapper writing RASP output first
+// returns canonical tokens too; program_logprob scores a decoded program as decoding did (in its own order:
+// exactly, unless the decoded spelling repeated a statement, which the canonical form merges).
 TEST(Mapper, UntrainedMapperDecodingAlwaysFinishesAndParses) {
-  for (const char* language : {"rasp", "python"}) {
+  for (const char* language : {"rasp", "python", "rasp output-first"}) {
     torch::manual_seed(4);
     MapperConfig c = small_config("invariant");
-    c.language = language;
-    c.max_tokens = std::string(language) == "rasp" ? 40 : 160;
+    const std::string name = language;
+    c.language = name.substr(0, name.find(' '));
+    if (name.find(' ') != std::string::npos) c.order = name.substr(name.find(' ') + 1);
+    c.max_tokens = name == "rasp" ? 40 : name == "python" ? 160 : 200;  // output-first: closing needs 176
     Mapper mapper(c);
-    const Language& lang = language_by_name(language);
+    const Language& lang = language_by_name(c.language);
     for (int k = 0; k < 6; ++k) {
       const EncoderInput in = encoder_input(random_subject(arch_of(16, 1 + k % 2, 2, 5), 20 + k), c);
       torch::NoGradGuard no_grad;
@@ -248,6 +252,10 @@ TEST(Mapper, UntrainedMapperDecodingAlwaysFinishesAndParses) {
         ASSERT_FALSE(out.empty()) << language << " subject " << k << " beam " << beam;
         EXPECT_LE(static_cast<int>(out[0].tokens.size()), c.max_tokens);
         EXPECT_NO_THROW(lang.detokenize(out[0].tokens)) << language;
+        const double again = program_logprob(mapper, m, out[0].tokens);
+        if (c.order == "canonical") EXPECT_NEAR(again, out[0].logprob, 1e-3) << language;
+        else EXPECT_TRUE(std::isfinite(again)) << language;
+        if (c.order != "canonical") EXPECT_EQ(lang.detokenize(out[0].tokens)->tokens(), out[0].tokens);
       }
     }
   }
@@ -426,6 +434,38 @@ TEST(MapperCli, FunctionalEncodersTargetsAndSplits) {
   const test::Ran ex_bad = modelmap(train + "--epochs 1 --example-layers 1 -o " + dir + "/ex_bad.pt");
   EXPECT_NE(ex_bad.exit_code, 0);
   EXPECT_NE(ex_bad.err.find("the invariant encoder reads none"), std::string::npos) << ex_bad.err;
+  // Output-first order: the targets spelled output first (as long as the canonical ones), decoded programs
+  // scored and decompiled in canonical tokens; resuming in the other order, or asking it of list-Python,
+  // is refused with one line.
+  const test::Ran of = modelmap(train + "--epochs 2 --order output-first -o " + dir + "/of.pt");
+  ASSERT_EQ(of.exit_code, 0) << of.err;
+  EXPECT_NE(of.err.find("written output-first"), std::string::npos) << of.err;
+  EXPECT_EQ(read_mapper_checkpoint(dir + "/of.pt").config.order, "output-first");
+  const test::Ran ofe = modelmap("eval --corpus " + corpus + " --mapper " + dir + "/of.pt --views-file " + dir + "/of.jsonl");
+  ASSERT_EQ(ofe.exit_code, 0) << ofe.err;
+  {
+    std::istringstream views(test::slurp(dir + "/of.jsonl"));
+    int read = 0;
+    for (std::string line; std::getline(views, line);) {
+      const auto j = nlohmann::json::parse(line);
+      if (!j.contains("view")) continue;  // the header
+      const std::string program = j["methods"][0]["mapper"]["program"].get<std::string>();
+      std::vector<std::string> tokens;
+      std::istringstream words(program);
+      for (std::string w; words >> w;) tokens.push_back(w);
+      EXPECT_EQ(language_by_name("rasp").detokenize(tokens)->tokens(), tokens) << "canonical tokens: " << program;
+      ++read;
+    }
+    EXPECT_GT(read, 0);
+  }
+  ASSERT_EQ(modelmap("corpus export " + corpus + " --view 1 -o " + dir + "/v1.safetensors").exit_code, 0);
+  const test::Ran ofd = modelmap("decompile " + dir + "/v1.safetensors --mapper " + dir + "/of.pt --search none");
+  ASSERT_EQ(ofd.exit_code, 0) << ofd.err;
+  const test::Ran of_other = modelmap(train + "--epochs 3 -o " + dir + "/of.pt");
+  EXPECT_NE(of_other.err.find("another configuration"), std::string::npos) << of_other.err;
+  const test::Ran of_py = modelmap(train + "--epochs 1 --lang python --order output-first -o " + dir + "/of_py.pt");
+  EXPECT_NE(of_py.exit_code, 0);
+  EXPECT_NE(of_py.err.find("no token order 'output-first'"), std::string::npos) << of_py.err;
   // A train prefix: one program of the train split; more than it holds is refused with one line.
   ASSERT_EQ(modelmap(train + "--epochs 1 --programs 1 -o " + dir + "/one.pt").exit_code, 0);
   EXPECT_EQ(read_mapper_checkpoint(dir + "/one.pt").config.train_programs, 1);

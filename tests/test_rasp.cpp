@@ -376,6 +376,9 @@ TEST(Tokens, DetokenizeRejectsMalformedSequencesWithThePosition) {
       {{"Aggregate", "categorical", "tokens", "tokens", "<sep>"}, 3},
       {{"<bos>", "Map", "categorical", "x+1", "tokens", "<sep>"}, 1},
       {{"LinearSequenceMap", "categorical", "tokens", "indices", "coef=9", "coef=1", "<sep>"}, 5},
+      // Until session 15, any unknown token where a reference belongs was read as indices.
+      {{"Map", "categorical", "x+1", "garbage", "<sep>"}, 4},
+      {{"Map", "categorical", "x+1", "<sep>"}, 4},
   };
   for (const auto& b : bad) {
     try {

@@ -52,6 +52,11 @@ Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands) {
                     "what the mapper learns to write: each program's reduced form (the default; the shortest "
                     "equivalent program, which the model's behaviour identifies) or the form it was sampled in")
       ->check(CLI::IsMember({"reduced", "sampled"}));
+  train->add_option("--order", o->order,
+                    "the token order the mapper writes programs in: canonical (the default: statements in canonical "
+                    "definition order) or, for RASP, output-first (the output's statement first, then what it reads, "
+                    "breadth first); decoded programs are scored in canonical form either way")
+      ->check(CLI::IsMember({"canonical", "output-first"}));
   train->add_option("--split", o->split,
                     "how views fall into train and test: by program (the default: a program's views all on one side, "
                     "so the test split holds unseen programs) or by view (the paper's 80/20 split of (model, program) "

@@ -18,4 +18,12 @@ Outputs run_on(const Program& program, const std::vector<Input>& inputs) {
   return out;
 }
 
+const Language& Language::in_order(std::string_view order) const {
+  if (order == "canonical") return *this;
+  std::string choices;
+  for (const std::string& o : orders()) choices += (choices.empty() ? "" : ", ") + o;
+  throw Error("the " + std::string(name()) + " language has no token order '" + std::string(order) + "' (choose " +
+              choices + ")");
+}
+
 }  // namespace mm

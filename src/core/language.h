@@ -81,6 +81,15 @@ class Language {
   // and for RASP also every s-op replaced by an earlier one or a primitive, and every SequenceMap made a
   // Map of one operand (equal ones merged, constants folded, where the outputs stay the same).
   virtual std::vector<StructuralEdit> reductions(std::span<const std::string> tokens) const { return structural_edits(tokens); }
+  // The same language spelled in another token order, for a mapper to write programs in: "canonical" (the
+  // language itself) or, for RASP, "output-first" (rasp.h: the output statement first, then what it reads,
+  // breadth first). The vocabulary is the same; that language's detokenize and next_token_ids read its
+  // order and spell() writes it, while the programs it makes keep canonical tokens(). Throws mm::Error
+  // naming the orders there are.
+  virtual std::vector<std::string> orders() const { return {"canonical"}; }
+  virtual const Language& in_order(std::string_view order) const;
+  // A program's tokens in this language's order (its canonical tokens() unless in_order gave another).
+  virtual std::vector<std::string> spell(const Program& program) const { return program.tokens(); }
   // One random program from the paper's procedure (Appendix B), before any behavioural filter; null when
   // the procedure gave up on this draw (e.g. the program grew past the largest size).
   virtual std::unique_ptr<Program> generate(Rng& rng, const GenerateConfig& config) const = 0;

@@ -15,6 +15,7 @@ std::string MapperConfig::to_json() const {
                         {"rel_buckets", rel_buckets}, {"rel_max_distance", rel_max_distance},
                         {"max_tokens", max_tokens},   {"no_weights", no_weights},
                         {"target", target},           {"split", split},
+                        {"order", order},
                         {"train_programs", train_programs}, {"views_per_model", views_per_model},
                         {"augment", augment},         {"class_values", class_values},
                         {"example_layers", example_layers}, {"probe_sample", probe_sample},
@@ -38,6 +39,7 @@ MapperConfig MapperConfig::from_json(const std::string& text) {
     c.no_weights = j.at("no_weights").get<bool>();
     c.target = j.value("target", std::string("sampled"));
     c.split = j.value("split", std::string("program"));
+    c.order = j.value("order", std::string("canonical"));
     c.train_programs = j.value("train_programs", int64_t{0});
     c.views_per_model = j.value("views_per_model", 0);
     c.augment = j.value("augment", false);
@@ -53,7 +55,7 @@ MapperConfig MapperConfig::from_json(const std::string& text) {
 }
 
 void MapperConfig::validate() const {
-  language_by_name(language);
+  language_by_name(language).in_order(order);
   if (encoder != "layergraph" && encoder != "invariant" && encoder != "behaviour" && encoder != "probe")
     throw Error("unknown encoder '" + encoder + "' (choose layergraph, invariant, behaviour or probe)");
   if (target != "reduced" && target != "sampled") throw Error("unknown target '" + target + "' (choose reduced or sampled)");
@@ -71,6 +73,10 @@ void MapperConfig::validate() const {
   if (!functional && (example_layers > 0 || probe_sample > 0))
     throw Error("--example-layers and --probe-sample shape how the behaviour and probe encoders read the probe inputs; the " +
                 encoder + " encoder reads none");
+}
+
+const Language& written_language(const MapperConfig& config) {
+  return language_by_name(config.language).in_order(config.order);
 }
 
 EncoderInput encoder_input(const SubjectModel& m, const MapperConfig& config) {

@@ -24,6 +24,9 @@ struct MapperConfig {
   std::string target = "reduced";     // what it learns to write: the program's "reduced" form (corpus.h)
                                       // or the form it was "sampled" in (checkpoints before the reduced
                                       // form existed say nothing, and were trained on "sampled")
+  std::string order = "canonical";    // the token order it writes the target in: "canonical" or, for RASP,
+                                      // "output-first" (Language::in_order); decoded programs are turned
+                                      // back into canonical tokens, so scores compare like with like
   std::string split = "program";      // how views fall into train and test: by "program" (all views of a
                                       // program on one side, its hash decides; ours) or by "view" (each
                                       // view's own hash decides, so a program's views fall on both sides:
@@ -56,5 +59,9 @@ struct EncoderInput {
   FunctionalInput functional;  // behaviour (its .behaviour only) and probe
 };
 EncoderInput encoder_input(const SubjectModel& m, const MapperConfig& config);
+
+class Language;
+// The language the mapper's decoder writes: config.language spelled in config.order.
+const Language& written_language(const MapperConfig& config);
 
 }  // namespace mm

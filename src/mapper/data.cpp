@@ -63,6 +63,7 @@ FeatureSpec corpus_feature_spec(Corpus& corpus, const std::string& language) {
 std::vector<MapperExample> load_examples(Corpus& corpus, const MapperConfig& config, const std::string& split,
                                          bool keep_subjects) {
   const Language& lang = language_by_name(config.language);
+  const Language& written = written_language(config);  // the order the target is spelled in
   const auto& vocab = lang.vocabulary();
   // By program, SQL selects the split; by view, every view is read and its split computed first.
   const bool by_program = config.split == "program";
@@ -106,7 +107,15 @@ std::vector<MapperExample> load_examples(Corpus& corpus, const MapperConfig& con
     e.reduced = split_words(q.text(6));
     if (e.reduced.empty()) throw Error("view " + std::to_string(e.view_id) + ": its program has no reduced form in the corpus");
     e.tokens = config.target == "sampled" ? e.sampled : e.reduced;
-    for (const std::string& t : e.tokens) {
+    std::vector<std::string> spelled = e.tokens;
+    if (&written != &lang) {
+      try {
+        spelled = written.spell(*lang.detokenize(e.tokens));
+      } catch (const ParseError& err) {
+        throw Error("view " + std::to_string(e.view_id) + ": its program's tokens do not read: " + err.what());
+      }
+    }
+    for (const std::string& t : spelled) {
       const auto it = std::find(vocab.begin(), vocab.end(), t);
       if (it == vocab.end()) throw Error("view " + std::to_string(e.view_id) + ": token '" + t + "' is not in the " + config.language + " vocabulary");
       e.target.push_back(it - vocab.begin());

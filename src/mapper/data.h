@@ -22,7 +22,7 @@ struct MapperExample {
                                         // target form (config.target: reduced or sampled; no <bos>, <eos>)
   std::vector<std::string> sampled;     // the program as sampled (canonical tokens)
   std::vector<std::string> reduced;     // its reduced form (equal to `sampled` when nothing reduces)
-  std::vector<int64_t> target;          // the ids of `tokens`, then <eos>
+  std::vector<int64_t> target;          // the ids of `tokens` spelled in config.order, then <eos>
   EncoderInput input;                   // what the encoder reads
   std::shared_ptr<const SubjectModel> subject;  // kept only when asked (for fidelity)
 };

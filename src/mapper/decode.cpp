@@ -51,11 +51,17 @@ Allowed allowed_tokens(const Language& lang, const std::vector<std::string>& pre
   return a;
 }
 
+// A finished sequence in the order the mapper writes, as canonical tokens (decode.h promises them).
+std::vector<std::string> canonical_tokens(const MapperConfig& config, const Language& written, std::vector<std::string> tokens) {
+  if (config.order == "canonical") return tokens;
+  return written.detokenize(tokens)->tokens();  // the grammar allowed each token: it reads
+}
+
 }  // namespace
 
 std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int beam) {
   torch::NoGradGuard no_grad;
-  const Language& lang = language_by_name(mapper->config().language);
+  const Language& lang = written_language(mapper->config());
   const auto& vocab = lang.vocabulary();
   const auto device = memory.x.device();
   beam = std::max(beam, 1);
@@ -96,7 +102,7 @@ std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int be
       if (static_cast<int>(next.size()) + static_cast<int>(finished.size()) >= beam) break;
       Hyp h = alive[c.hyp];
       if (c.id == 2) {
-        finished.push_back({tokens_of(h), c.logprob, ""});
+        finished.push_back({canonical_tokens(mapper->config(), lang, tokens_of(h)), c.logprob, ""});
         continue;
       }
       h.ids.push_back(c.id);
@@ -118,7 +124,7 @@ std::vector<Decoded> sample_programs(Mapper& mapper, const Memory& memory, int n
   torch::NoGradGuard no_grad;
   if (n <= 0) return {};
   if (!(temperature > 0)) throw Error("the sampling temperature must be above 0");
-  const Language& lang = language_by_name(mapper->config().language);
+  const Language& lang = written_language(mapper->config());
   const auto& vocab = lang.vocabulary();
   const auto device = memory.x.device();
   Rng rng(seed);
@@ -151,7 +157,8 @@ std::vector<Decoded> sample_programs(Mapper& mapper, const Memory& memory, int n
       const int id = a.ids[pick];
       r.logprob += a.logprobs[pick];
       if (id == 2) {
-        finished[static_cast<size_t>(r.index)] = Decoded{r.tokens, r.logprob, "sample " + std::to_string(r.index + 1)};
+        finished[static_cast<size_t>(r.index)] =
+            Decoded{canonical_tokens(mapper->config(), lang, r.tokens), r.logprob, "sample " + std::to_string(r.index + 1)};
         continue;
       }
       r.tokens.push_back(vocab[static_cast<size_t>(id)]);
@@ -192,9 +199,17 @@ std::vector<Decoded> propose_candidates(Mapper& mapper, const Memory& memory, in
   return out;
 }
 
-double program_logprob(Mapper& mapper, const Memory& memory, const std::vector<std::string>& tokens) {
+double program_logprob(Mapper& mapper, const Memory& memory, const std::vector<std::string>& canonical) {
   torch::NoGradGuard no_grad;
-  const Language& lang = language_by_name(mapper->config().language);
+  const Language& lang = written_language(mapper->config());
+  std::vector<std::string> tokens = canonical;  // spelled in the mapper's order
+  if (mapper->config().order != "canonical") {
+    try {
+      tokens = lang.spell(*language_by_name(mapper->config().language).detokenize(canonical));
+    } catch (const ParseError&) {
+      return -INFINITY;
+    }
+  }
   const auto& vocab = lang.vocabulary();
   const int max_tokens = mapper->config().max_tokens;
   if (static_cast<int>(tokens.size()) + 1 > max_tokens) return -INFINITY;

@@ -1,6 +1,8 @@
 // Decoding a program from a subject's weights: greedy (beam 1) or beam search, both constrained by the
 // language's grammar (Language::next_token_ids) so that every finished sequence detokenizes. Scores are
-// sums of log-probabilities renormalised over the allowed tokens.
+// sums of log-probabilities renormalised over the allowed tokens. A mapper that writes another token order
+// (config.order, e.g. RASP's output-first) decodes in that order's grammar; what these functions take and
+// return is canonical tokens all the same.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +14,7 @@
 namespace mm {
 
 struct Decoded {
-  std::vector<std::string> tokens;  // program tokens (no <bos>, no <eos>)
+  std::vector<std::string> tokens;  // program tokens, canonical (no <bos>, no <eos>)
   double logprob = 0;               // under the grammar-renormalised distribution
   std::string origin;               // "beam 2", "sample 5"
 };

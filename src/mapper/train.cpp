@@ -116,7 +116,7 @@ std::string training_settings(const MapperTrainConfig& c) {
   return c.corpus.substr(c.corpus.find_last_of('/') + 1) + " " + c.language + " " + c.encoder + " epochs " + std::to_string(c.epochs) +
          " patience " + std::to_string(c.patience) + " batch " + std::to_string(c.batch) + " lr " + std::to_string(c.lr) +
          " wd " + std::to_string(c.weight_decay) + " schedule " + c.lr_schedule + " d " + std::to_string(c.d_model) + " ff " + std::to_string(c.d_ff) +
-         " layers " + std::to_string(c.layers) + (c.no_weights ? " floor" : "") + " target " + c.target + " split " + c.split +
+         " layers " + std::to_string(c.layers) + (c.no_weights ? " floor" : "") + " target " + c.target + " order " + c.order + " split " + c.split +
          (c.augment ? " augment" : "") + " example layers " + std::to_string(c.example_layers) + " probe sample " +
          std::to_string(c.probe_sample) + " views " + std::to_string(c.views) + " programs " + std::to_string(c.programs) +
          " seed " + std::to_string(c.seed);
@@ -149,6 +149,8 @@ void check(const MapperTrainConfig& c) {
     MapperConfig choices;
     choices.encoder = c.encoder;
     choices.target = c.target;
+    choices.language = c.language.empty() ? choices.language : c.language;
+    choices.order = c.order;
     choices.split = c.split;
     choices.example_layers = c.example_layers;
     choices.probe_sample = c.probe_sample;
@@ -192,12 +194,12 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     config = c.config;
     epochs = c.epochs;
     if (config.language != language || config.encoder != tc.encoder || config.no_weights != tc.no_weights ||
-        config.d_model != tc.d_model || config.d_ff != tc.d_ff || config.n_layers != tc.layers || config.target != tc.target || config.split != tc.split ||
+        config.d_model != tc.d_model || config.d_ff != tc.d_ff || config.n_layers != tc.layers || config.target != tc.target || config.order != tc.order || config.split != tc.split ||
         config.train_programs != tc.programs || config.views_per_model != tc.views || config.augment != tc.augment ||
         config.example_layers != tc.example_layers || config.probe_sample != tc.probe_sample)
       throw Error("'" + tc.out + "' holds a mapper of another configuration (" + config.language + ", " + config.encoder +
                   (config.no_weights ? ", no weights" : "") + ", d_model " + std::to_string(config.d_model) + ", target " +
-                  config.target + ", split by " + config.split +
+                  config.target + (config.order != "canonical" ? ", " + config.order + " order" : "") + ", split by " + config.split +
                   (config.train_programs ? ", " + std::to_string(config.train_programs) + " programs" : "") +
                   (config.views_per_model ? ", " + std::to_string(config.views_per_model) + " views a model" : "") +
                   (config.augment ? ", augmented" : "") +
@@ -218,12 +220,14 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     config.n_layers = tc.layers;
     config.no_weights = tc.no_weights;
     config.target = tc.target;
+    config.order = tc.order;
     config.split = tc.split;
     config.train_programs = tc.programs;
     config.views_per_model = tc.views;
     config.augment = tc.augment;
     config.example_layers = tc.example_layers;
     config.probe_sample = tc.probe_sample;
+    written_language(config);  // an order the language does not have, before any view is read
     config.features = corpus_feature_spec(*corpus, language);
   }
   // The train split: fitted on, less every tenth of its programs in id order (the first included), held
@@ -259,7 +263,7 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     throw Error("'" + tc.corpus + "' has too few train programs to hold one out for early stopping (use --patience 0)");
   if (!resume)  // room past the longest program for the decoder to close what it opened (decode.h)
     config.max_tokens = std::max({longest_target(train), longest_target(holdout), longest_target(test)}) +
-                        language_by_name(language).closing_margin() + 16;
+                        written_language(config).closing_margin() + 16;
 
   // The other ranks, once the data is read: they must agree on the settings, the data and the checkpoint.
   std::unique_ptr<DistGroup> dist;
@@ -292,7 +296,8 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
   for (const EpochRecord& e : epochs)
     if (tc.patience > 0 && improves(e.holdout_loss)) best_epoch = e.epoch;
   log << "mapper: " << language << ", encoder " << config.encoder << (config.no_weights ? " (no weights: the floor)" : "")
-      << ", target " << config.target << ", split by " << config.split
+      << ", target " << config.target << (config.order != "canonical" ? " written " + config.order : std::string())
+      << ", split by " << config.split
       << ", " << mapper_parameter_count(mapper) << " parameters; " << train.size() << " train views, " << holdout.size() << " held out, "
       << test.size() << " test views; device " << tc.device << "\n";
 

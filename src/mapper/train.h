@@ -29,6 +29,7 @@ struct MapperTrainConfig {
   int d_ff = 32;                     // decoder feed-forward width (the paper's 32)
   int layers = 3;                    // decoder layers (the paper's 3)
   bool no_weights = false;           // train the floor: encoder input zeroed
+  std::string order = "canonical";   // the target's token order: canonical or (RASP) output-first
   std::string target = "reduced";    // "reduced" (the program's reduced form) or "sampled"
   std::string split = "program";     // "program" (ours) or "view" (the paper's protocol; config.h)
   bool augment = false;              // layergraph: permute each subject's heads, hidden units and residual

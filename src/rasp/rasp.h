@@ -50,6 +50,17 @@ const std::vector<std::string>& vocabulary();
 // not the beginning of any program.
 std::vector<std::string> next_tokens(std::span<const std::string> prefix);
 
+// The output-first token order, for a mapper to write in (Language::in_order("output-first")): the same
+// statements, the output's first, then each statement's inputs in order of first mention, breadth first;
+// the k-th statement defines v<k>, so v1 is the output and a reference names a variable mentioned before
+// or the next new one. A program has one such spelling (of its canonical form); the order is as long as
+// the canonical one. detokenize_output_first reads it back in definition order (refusing cycles and
+// variables mentioned but not defined, with the token position); next_tokens_output_first is its grammar,
+// with next_tokens's guarantee that every allowed token leads on to a complete program.
+std::vector<std::string> tokenize_output_first(const Program& program);
+Program detokenize_output_first(std::span<const std::string> tokens);
+std::vector<std::string> next_tokens_output_first(std::span<const std::string> prefix);
+
 // Programs one structural move away, each canonical, with what the move did: return an earlier s-op
 // ("output v2"), drop an operation so its readers read its input ("bypass v3 (its readers read v2)"), or
 // insert a Map after an s-op ("insert x+1 after v2"). Repair's moves beyond single tokens.

@@ -167,25 +167,53 @@ Program canonicalize(const Program& program) {
   return out;
 }
 
+namespace {
+
+// One statement's tokens, its references spelled by `ref`.
+template <typename RefName>
+void append_statement(const Statement& s, const RefName& ref, std::vector<std::string>& out) {
+  const auto& fns = map_functions();
+  out.emplace_back(op_name(s.op));
+  if (!is_selector(s.op)) out.emplace_back(encoding_name(s.encoding));
+  if (is_map(s.op)) out.push_back(fns[static_cast<size_t>(s.fn)].token);
+  out.push_back(ref(s.a));
+  if (arity(s.op) == 2) out.push_back(ref(s.b));
+  if (s.op == Op::LinearSequenceMap) {
+    out.push_back(coef_token(s.coef_a));
+    out.push_back(coef_token(s.coef_b));
+  }
+  if (s.op == Op::Select) out.emplace_back(comparison_name(s.cmp));
+  if (s.op == Op::Aggregate && s.default_value) out.push_back(default_token(*s.default_value));
+  out.push_back(kSep);
+}
+
+}  // namespace
+
 std::vector<std::string> tokenize(const Program& program) {
   const Program p = canonicalize(program);
-  const auto& fns = map_functions();
   std::vector<std::string> out;
   auto ref = [](Ref r) { return r < 0 ? std::string(primitive_name(r)) : var_token(r); };
-  for (const Statement& s : p.statements) {
-    out.emplace_back(op_name(s.op));
-    if (!is_selector(s.op)) out.emplace_back(encoding_name(s.encoding));
-    if (is_map(s.op)) out.push_back(fns[static_cast<size_t>(s.fn)].token);
-    out.push_back(ref(s.a));
-    if (arity(s.op) == 2) out.push_back(ref(s.b));
-    if (s.op == Op::LinearSequenceMap) {
-      out.push_back(coef_token(s.coef_a));
-      out.push_back(coef_token(s.coef_b));
-    }
-    if (s.op == Op::Select) out.emplace_back(comparison_name(s.cmp));
-    if (s.op == Op::Aggregate && s.default_value) out.push_back(default_token(*s.default_value));
-    out.push_back(kSep);
+  for (const Statement& s : p.statements) append_statement(s, ref, out);
+  return out;
+}
+
+std::vector<std::string> tokenize_output_first(const Program& program) {
+  const Program p = canonicalize(program);
+  // Numbers in order of first mention, breadth first from the output; statement k defines v<k>.
+  std::vector<int> order = {p.output};
+  std::vector<int> number(p.statements.size(), -1);
+  number[static_cast<size_t>(p.output)] = 0;
+  for (size_t k = 0; k < order.size(); ++k) {
+    const Statement& s = p.statements[static_cast<size_t>(order[k])];
+    for (Ref r : {s.a, arity(s.op) == 2 ? s.b : kTokens})
+      if (r >= 0 && number[static_cast<size_t>(r)] < 0) {
+        number[static_cast<size_t>(r)] = static_cast<int>(order.size());
+        order.push_back(r);
+      }
   }
+  std::vector<std::string> out;
+  auto ref = [&](Ref r) { return r < 0 ? std::string(primitive_name(r)) : var_token(number[static_cast<size_t>(r)]); };
+  for (int k : order) append_statement(p.statements[static_cast<size_t>(k)], ref, out);
   return out;
 }
 
@@ -208,8 +236,45 @@ const std::vector<std::string>& vocabulary() {
 
 namespace {
 
+// Output-first order's bookkeeping while reading: the variables mentioned so far (v1, the output, from the
+// start; a new one is always the next number), each with whether its first mention read it as a selector.
+struct Mentions {
+  std::vector<char> selector = {0};
+  size_t count() const { return selector.size(); }
+};
+
+// Whether statement `from` depends on statement `to` (or is it), through the statements defined so far; in
+// output-first order a reference to such a one would close a cycle. Undefined statements read nothing yet.
+bool reaches(const Program& p, Ref from, int to) {
+  std::vector<Ref> stack = {from};
+  std::vector<char> seen(kMaxStatements + 1, 0);
+  while (!stack.empty()) {
+    const Ref r = stack.back();
+    stack.pop_back();
+    if (r < 0 || seen[static_cast<size_t>(r)]) continue;
+    if (r == to) return true;
+    seen[static_cast<size_t>(r)] = 1;
+    if (static_cast<size_t>(r) >= p.statements.size()) continue;
+    const Statement& s = p.statements[static_cast<size_t>(r)];
+    stack.push_back(s.a);
+    if (arity(s.op) == 2) stack.push_back(s.b);
+  }
+  return false;
+}
+
+// Whether the statement being defined at `at` could read a selector: a new variable, or a mentioned
+// selector that does not depend on it.
+bool selector_available(const Program& p, const Mentions& m, int at) {
+  if (m.count() < static_cast<size_t>(kMaxStatements)) return true;
+  for (size_t k = 0; k < m.count(); ++k)
+    if (m.selector[k] && !reaches(p, static_cast<Ref>(k), at)) return true;
+  return false;
+}
+
 // The statements the tokens spell, without the whole-program checks (so a prefix ending in <sep> reads).
-Program read_statements(std::span<const std::string> tokens) {
+// In canonical order (`fwd` null) references point to earlier statements; in output-first order (`fwd`
+// given, and filled) to any mentioned variable that does not depend on the statement, or the next new one.
+Program read_statements(std::span<const std::string> tokens, Mentions* fwd = nullptr) {
   Program p;
   size_t pos = 0;
   auto fail = [&](size_t at, const std::string& what) -> ParseError {
@@ -220,19 +285,37 @@ Program read_statements(std::span<const std::string> tokens) {
   auto ref = [&](bool want_selector) -> Ref {
     const size_t at = pos;
     const std::string* t = take();
-    Ref r = kTokens - 1;
+    Ref r = kLength - 1;  // none yet
     if (t) {
       for (Ref prim : {kTokens, kIndices, kLength})
         if (*t == primitive_name(prim)) r = prim;
       if (t->size() > 1 && (*t)[0] == 'v' && t->find_first_not_of("0123456789", 1) == std::string::npos &&
           t->size() <= 3) {
         const int k = std::stoi(t->substr(1)) - 1;
-        if (k >= 0 && k < static_cast<int>(p.statements.size())) r = k;
-        else throw fail(at, "a reference to an earlier statement (v1..v" + std::to_string(p.statements.size()) + ")");
+        if (fwd) {
+          const int m = static_cast<int>(fwd->count());
+          const int last = std::min(m + 1, kMaxStatements);
+          if (k < 0 || k >= last)
+            throw fail(at, "expected a mentioned variable or the next new one (v1..v" + std::to_string(last) + ")");
+          if (k == m) {  // a new variable: what this slot reads decides its kind
+            fwd->selector.push_back(want_selector);
+            return k;
+          }
+          if (reaches(p, k, static_cast<int>(p.statements.size())))
+            throw fail(at, *t + " depends on the statement being defined (a cycle)");
+          r = k;
+        } else if (k >= 0 && k < static_cast<int>(p.statements.size())) {
+          r = k;
+        } else {
+          const size_t n = p.statements.size();
+          throw fail(at, "expected a reference to an earlier statement (" +
+                             (n == 0 ? std::string("none is defined yet") : "v1..v" + std::to_string(n)) + ")");
+        }
       }
     }
     if (r < kLength) throw fail(at, "expected a variable or tokens/indices/length");
-    const bool selector = r >= 0 && is_selector(p.statements[static_cast<size_t>(r)].op);
+    const bool selector = r >= 0 && (fwd ? fwd->selector[static_cast<size_t>(r)] != 0
+                                         : is_selector(p.statements[static_cast<size_t>(r)].op));
     if (selector != want_selector) throw fail(at, want_selector ? "expected a selector" : "expected an s-op");
     return r;
   };
@@ -248,6 +331,15 @@ Program read_statements(std::span<const std::string> tokens) {
       if (*head == op_name(static_cast<Op>(k))) op = k;
     if (op < 0) throw fail(at, "expected an operation");
     s.op = static_cast<Op>(op);
+    if (fwd) {
+      const size_t i = p.statements.size();
+      if (i >= fwd->count()) throw fail(at, "expected the end (every mentioned variable is defined)");
+      if (is_selector(s.op) != (fwd->selector[i] != 0))
+        throw fail(at, fwd->selector[i] ? "expected Select (" + var_token(static_cast<int>(i)) + " is read as a selector)"
+                                        : "expected an s-op operation (" + var_token(static_cast<int>(i)) + " is read as an s-op)");
+      if ((s.op == Op::Aggregate || s.op == Op::SelectorWidth) && !selector_available(p, *fwd, static_cast<int>(i)))
+        throw fail(at, "expected an operation that reads no selector (no selector can be read here)");
+    }
     if (!is_selector(s.op)) {
       const size_t e = pos;
       const std::string* t = take();
@@ -303,26 +395,80 @@ Program detokenize(std::span<const std::string> tokens) {
   return p;
 }
 
-std::vector<std::string> next_tokens(std::span<const std::string> prefix) {
+Program detokenize_output_first(std::span<const std::string> tokens) {
+  Mentions m;
+  const Program read = read_statements(tokens, &m);
+  if (read.statements.empty()) throw ParseError(0, 1, "no statements");
+  if (read.statements.size() < m.count())
+    throw ParseError(0, static_cast<int>(tokens.size() + 1),
+                     var_token(static_cast<int>(read.statements.size())) + " is mentioned but not defined, found the end");
+  // Definition order: depth first from the output, each statement after what it reads (no cycles: the
+  // reader refused them).
+  const size_t n = read.statements.size();
+  std::vector<int> index(n, -1);
+  Program p;
+  std::vector<std::pair<int, bool>> stack = {{0, false}};
+  while (!stack.empty()) {
+    const auto [k, expanded] = stack.back();
+    stack.pop_back();
+    if (index[static_cast<size_t>(k)] >= 0) continue;
+    const Statement& s = read.statements[static_cast<size_t>(k)];
+    if (!expanded) {
+      stack.push_back({k, true});
+      for (Ref r : {s.a, arity(s.op) == 2 ? s.b : kTokens})
+        if (r >= 0 && index[static_cast<size_t>(r)] < 0) stack.push_back({r, false});
+      continue;
+    }
+    Statement x = s;
+    if (x.a >= 0) x.a = index[static_cast<size_t>(x.a)];
+    if (arity(x.op) == 2 && x.b >= 0) x.b = index[static_cast<size_t>(x.b)];
+    index[static_cast<size_t>(k)] = static_cast<int>(p.statements.size());
+    p.statements.push_back(x);
+  }
+  p.output = index[0];
+  return p;
+}
+
+namespace {
+
+// next_tokens for either order (`forward`: output-first).
+std::vector<std::string> next_tokens_in(std::span<const std::string> prefix, bool forward) {
   size_t done = 0;  // tokens of the complete statements
   for (size_t k = prefix.size(); k > 0; --k)
     if (prefix[k - 1] == kSep) {
       done = k;
       break;
     }
-  const Program p = read_statements(prefix.first(done));
+  Mentions mentions;
+  const Program p = read_statements(prefix.first(done), forward ? &mentions : nullptr);
   const std::span<const std::string> tail = prefix.subspan(done);
   const size_t n = p.statements.size();
   bool have_selector = false;
-  for (const Statement& s : p.statements) have_selector |= is_selector(s.op);
+  if (forward) have_selector = selector_available(p, mentions, static_cast<int>(n));
+  else
+    for (const Statement& s : p.statements) have_selector |= is_selector(s.op);
   std::vector<std::string> out;
   auto refs = [&](bool selector) {
     if (!selector)
       for (Ref r : {kTokens, kIndices, kLength}) out.emplace_back(primitive_name(r));
-    for (size_t k = 0; k < n; ++k)
-      if (is_selector(p.statements[k].op) == selector) out.push_back(var_token(static_cast<int>(k)));
+    if (!forward) {
+      for (size_t k = 0; k < n; ++k)
+        if (is_selector(p.statements[k].op) == selector) out.push_back(var_token(static_cast<int>(k)));
+      return;
+    }
+    for (size_t k = 0; k < mentions.count(); ++k)
+      if ((mentions.selector[k] != 0) == selector && !reaches(p, static_cast<Ref>(k), static_cast<int>(n)))
+        out.push_back(var_token(static_cast<int>(k)));
+    if (mentions.count() < static_cast<size_t>(kMaxStatements)) out.push_back(var_token(static_cast<int>(mentions.count())));
   };
   if (tail.empty()) {  // a statement starts, or the program ends
+    if (forward) {
+      if (n == mentions.count()) return {"<eos>"};  // every mentioned variable is defined
+      if (mentions.selector[n]) return {std::string(op_name(Op::Select))};
+      for (Op op : {Op::Map, Op::SequenceMap, Op::LinearSequenceMap, Op::Aggregate, Op::SelectorWidth})
+        if (have_selector || (op != Op::Aggregate && op != Op::SelectorWidth)) out.emplace_back(op_name(op));
+      return out;
+    }
     if (n > 0 && !is_selector(p.statements.back().op)) out.emplace_back("<eos>");
     if (n == static_cast<size_t>(kMaxStatements)) return out;
     for (int k = 0; k < 6; ++k) {
@@ -340,12 +486,20 @@ std::vector<std::string> next_tokens(std::span<const std::string> prefix) {
   if (op < 0) throw ParseError(0, static_cast<int>(done + 1), "expected an operation, found '" + tail[0] + "'");
   const Op o = static_cast<Op>(op);
   // The same rules as at the statement's start: an operation no program could complete here is refused.
-  if (n == static_cast<size_t>(kMaxStatements))
-    throw ParseError(0, static_cast<int>(done + 1), "at most " + std::to_string(kMaxStatements) + " statements");
+  if (forward) {
+    if (n == mentions.count())
+      throw ParseError(0, static_cast<int>(done + 1), "every mentioned variable is defined: only the end may follow");
+    if (is_selector(o) != (mentions.selector[n] != 0))
+      throw ParseError(0, static_cast<int>(done + 1), var_token(static_cast<int>(n)) + " is read as " +
+                                                          (mentions.selector[n] ? "a selector" : "an s-op") + ", not '" + tail[0] + "'");
+  } else {
+    if (n == static_cast<size_t>(kMaxStatements))
+      throw ParseError(0, static_cast<int>(done + 1), "at most " + std::to_string(kMaxStatements) + " statements");
+    if (is_selector(o) && n + 1 == static_cast<size_t>(kMaxStatements))
+      throw ParseError(0, static_cast<int>(done + 1), "a selector as the last possible statement could not be used");
+  }
   if ((o == Op::Aggregate || o == Op::SelectorWidth) && !have_selector)
-    throw ParseError(0, static_cast<int>(done + 1), "'" + tail[0] + "' needs a selector, and none is defined yet");
-  if (is_selector(o) && n + 1 == static_cast<size_t>(kMaxStatements))
-    throw ParseError(0, static_cast<int>(done + 1), "a selector as the last possible statement could not be used");
+    throw ParseError(0, static_cast<int>(done + 1), "'" + tail[0] + "' needs a selector, and none can be read here");
   enum Slot { Enc, Fn, RefSop, RefSel, Coef, Cmp, DefaultOrSep, Sep };
   std::vector<Slot> slots;
   if (!is_selector(o)) slots.push_back(Enc);
@@ -389,8 +543,20 @@ std::vector<std::string> next_tokens(std::span<const std::string> prefix) {
     if (std::find(ok.begin(), ok.end(), tail[k]) == ok.end())
       throw ParseError(0, static_cast<int>(done + k + 1), "'" + tail[k] + "' cannot follow here");
     if (slots[slot] == DefaultOrSep) slots.push_back(Sep);  // a default was given; <sep> must follow
+    // Output-first: a new variable is mentioned, of the kind its slot reads.
+    if (forward && (slots[slot] == RefSop || slots[slot] == RefSel) &&
+        tail[k] == var_token(static_cast<int>(mentions.count())))
+      mentions.selector.push_back(slots[slot] == RefSel);
   }
   return allowed(slots[slot]);
+}
+
+}  // namespace
+
+std::vector<std::string> next_tokens(std::span<const std::string> prefix) { return next_tokens_in(prefix, false); }
+
+std::vector<std::string> next_tokens_output_first(std::span<const std::string> prefix) {
+  return next_tokens_in(prefix, true);
 }
 
 }  // namespace mm::rasp
