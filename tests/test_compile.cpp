@@ -282,6 +282,24 @@ TEST(CompileFile, ProbeFeaturesIgnoreRotationsOfTheResidualBasis) {
   }
 }
 
+// What `mapper train --synthetic` reads in place of a subject: the program's own behaviour, which must be
+// exactly what an exact subject of it shows the behaviour encoder (every classic program, compiled).
+TEST(CompileFile, AProgramsOwnBehaviourIsWhatItsExactSubjectShows) {
+  const FeatureSpec spec{6, 5, 32, 4096};
+  for (const char* name : {"reverse", "histogram", "sort_unique", "length", "frac_prevs", "pair_balance"}) {
+    SCOPED_TRACE(name);
+    const auto program = rasp::language().parse(test::slurp(kCases + "/rasp/" + std::string(name) + ".py"));
+    const compile::Compiled c = compile::compile_program(classic(name), rasp_domain());
+    const BehaviourInput from_program = program_behaviour(*program, rasp_domain(), spec);
+    EXPECT_EQ(from_program.n, functional_input(c.model, spec, false).behaviour.n);
+    EXPECT_EQ(from_program.io, functional_input(c.model, spec, false).behaviour.io);
+  }
+  // A domain wider than the mapper reads is refused with one line.
+  InputDomain wide = rasp_domain();
+  wide.len_max = 8;
+  EXPECT_THROW(program_behaviour(*rasp::language().parse(test::slurp(kCases + "/rasp/reverse.py")), wide, spec), Error);
+}
+
 TEST(CompileSampled, SampledProgramsThatCompileAreExact) {
   SampleConfig config;
   config.domain = rasp_domain();

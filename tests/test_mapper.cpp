@@ -466,6 +466,45 @@ TEST(MapperCli, FunctionalEncodersTargetsAndSplits) {
   const test::Ran of_py = modelmap(train + "--epochs 1 --lang python --order output-first -o " + dir + "/of_py.pt");
   EXPECT_NE(of_py.exit_code, 0);
   EXPECT_NE(of_py.err.find("no token order 'output-first'"), std::string::npos) << of_py.err;
+  // Synthetic programs (behaviour): sampled, reduced programs trained on as their own behaviour; one that
+  // is a test-split program is left out; other encoders, unreduced records and another file on resume are
+  // refused with one line.
+  {
+    const std::string syn = dir + "/syn.jsonl";
+    const test::Ran s = modelmap("sample --lang rasp --count 12 --seed 3 --reduce --jsonl");
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    std::string held_out;
+    {
+      auto c = Corpus::open(corpus, false, true);
+      Statement q(c->db(), "SELECT reduced_tokens FROM programs WHERE split = 'test' LIMIT 1");
+      ASSERT_TRUE(q.step()) << "the tiny corpus has a test program";
+      held_out = q.text(0);
+    }
+    std::vector<std::string> ht;
+    std::istringstream words(held_out);
+    for (std::string w; words >> w;) ht.push_back(w);
+    const nlohmann::json test_line = {{"lang", "rasp"}, {"source", language_by_name("rasp").detokenize(ht)->text()}, {"reduced", true}};
+    test::write_file(syn, s.out + test_line.dump() + "\n");
+    const test::Ran t = modelmap(train + "--epochs 1 --encoder behaviour --synthetic " + syn + " -o " + dir + "/syn.pt");
+    ASSERT_EQ(t.exit_code, 0) << t.err;
+    EXPECT_NE(t.err.find("synthetic: 12 programs from " + syn + " (1 left out: the test split's)"), std::string::npos) << t.err;
+    const MapperConfig c = read_mapper_checkpoint(dir + "/syn.pt").config;
+    EXPECT_EQ(c.synthetic, "syn.jsonl");
+    EXPECT_EQ(c.synthetic_programs, 12);
+    ASSERT_EQ(modelmap("eval --corpus " + corpus + " --mapper " + dir + "/syn.pt").exit_code, 0);
+    const test::Ran floor = modelmap(train + "--epochs 1 --encoder behaviour --no-weights --synthetic " + syn + " -o " + dir + "/syn_floor.pt");
+    ASSERT_EQ(floor.exit_code, 0) << floor.err;
+    const test::Ran probe = modelmap(train + "--epochs 1 --encoder probe --synthetic " + syn + " -o " + dir + "/syn2.pt");
+    EXPECT_NE(probe.exit_code, 0);
+    EXPECT_NE(probe.err.find("only the behaviour encoder reads"), std::string::npos) << probe.err;
+    const std::string unreduced = dir + "/unreduced.jsonl";
+    test::write_file(unreduced, modelmap("sample --lang rasp --count 2 --seed 3 --jsonl").out);
+    const test::Ran u = modelmap(train + "--epochs 1 --encoder behaviour --synthetic " + unreduced + " -o " + dir + "/syn3.pt");
+    EXPECT_NE(u.exit_code, 0);
+    EXPECT_NE(u.err.find("unreduced.jsonl:1: not marked reduced"), std::string::npos) << u.err;
+    const test::Ran other = modelmap(train + "--epochs 2 --encoder behaviour --synthetic " + unreduced + " -o " + dir + "/syn.pt");
+    EXPECT_NE(other.err.find("another configuration"), std::string::npos) << other.err;
+  }
   // A train prefix: one program of the train split; more than it holds is refused with one line.
   ASSERT_EQ(modelmap(train + "--epochs 1 --programs 1 -o " + dir + "/one.pt").exit_code, 0);
   EXPECT_EQ(read_mapper_checkpoint(dir + "/one.pt").config.train_programs, 1);

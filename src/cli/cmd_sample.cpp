@@ -76,6 +76,7 @@ Command add_sample_command(CLI::App& root) {
               }
               if (o->jsonl) {
                 nlohmann::json j = {{"lang", o->lang}, {"source", p->text()}, {"tokens", p->tokens()}};
+                if (o->reduce) j["reduced"] = true;  // what mapper train --synthetic asks of its programs
                 std::cout << j.dump() << "\n";
               } else {
                 std::cout << (k ? "\n" : "") << "# program " << (k + 1) << " of " << o->count << " (seed "

@@ -19,6 +19,7 @@ std::string MapperConfig::to_json() const {
                         {"train_programs", train_programs}, {"views_per_model", views_per_model},
                         {"augment", augment},         {"class_values", class_values},
                         {"example_layers", example_layers}, {"probe_sample", probe_sample},
+                        {"synthetic", synthetic},     {"synthetic_programs", synthetic_programs},
                         {"features", nlohmann::json::parse(features.to_json())}}
       .dump();
 }
@@ -46,6 +47,8 @@ MapperConfig MapperConfig::from_json(const std::string& text) {
     c.class_values = j.value("class_values", false);
     c.example_layers = j.value("example_layers", 0);
     c.probe_sample = j.value("probe_sample", 0);
+    c.synthetic = j.value("synthetic", std::string());
+    c.synthetic_programs = j.value("synthetic_programs", int64_t{0});
     c.features = FeatureSpec::from_json(j.at("features").dump());
     c.validate();
     return c;
@@ -70,6 +73,10 @@ void MapperConfig::validate() const {
   const bool functional = encoder == "behaviour" || encoder == "probe";
   if (example_layers < 0 || example_layers > 8) throw Error("example layers must be in 0..8");
   if (probe_sample < 0) throw Error("the probe sample must be 0 (all probe inputs) or more");
+  if (!synthetic.empty() && encoder != "behaviour")
+    throw Error("--synthetic trains on programs' own behaviour, which only the behaviour encoder reads (the " + encoder +
+                " encoder reads " + (encoder == "probe" ? "the subject's internals too" : "weights") +
+                "): use --encoder behaviour, and --no-weights with it for the floor");
   if (!functional && (example_layers > 0 || probe_sample > 0))
     throw Error("--example-layers and --probe-sample shape how the behaviour and probe encoders read the probe inputs; the " +
                 encoder + " encoder reads none");

@@ -44,6 +44,9 @@ struct MapperConfig {
                                       // is pooled into one memory token; 0: the tokens' embeddings summed
   int probe_sample = 0;               // behaviour, probe: probe inputs read per subject (0 = all); training
                                       // draws them afresh at every step, evaluation takes evenly spaced ones
+  std::string synthetic;              // behaviour: the file of subject-less programs also trained on (its
+                                      // name; "" none; mapper train --synthetic, data.h load_synthetic)
+  int64_t synthetic_programs = 0;     // how many of them were trained on (after the test split's were left out)
   FeatureSpec features;               // encoder input sizes, fixed from the training corpus
 
   std::string to_json() const;

@@ -2,7 +2,10 @@
 #include "mapper/data.h"
 
 #include <algorithm>
+#include <fstream>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/hash.h"
@@ -126,6 +129,66 @@ std::vector<MapperExample> load_examples(Corpus& corpus, const MapperConfig& con
     if (keep_subjects) e.subject = std::make_shared<const SubjectModel>(m);
     out.push_back(std::move(e));
     progress.update(read);
+  }
+  progress.finish();
+  return out;
+}
+
+InputDomain corpus_domain(Corpus& corpus, const std::string& language) {
+  Statement q(corpus.db(), std::string("SELECT v.id, v.weights ") + kLearnedViews + " ORDER BY v.id LIMIT 1");
+  q.bind(1, language);
+  if (!q.step()) throw Error("'" + corpus.path() + "' holds no learned " + language + " models");
+  return subject_of_view(q.blob(1), q.int64(0)).domain;
+}
+
+SyntheticSet load_synthetic(const std::string& path, const MapperConfig& config, const InputDomain& domain,
+                            const std::set<std::string>& excluded) {
+  const Language& lang = language_by_name(config.language);
+  const Language& written = written_language(config);
+  const auto& vocab = lang.vocabulary();
+  std::ifstream in(path);
+  if (!in) throw Error("cannot read '" + path + "'");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(std::move(line));
+  if (lines.empty()) throw Error("'" + path + "' holds no programs");
+  SyntheticSet out;
+  Progress progress("synthetic programs", static_cast<int64_t>(lines.size()));
+  for (size_t k = 0; k < lines.size(); ++k) {
+    const std::string where = path + ":" + std::to_string(k + 1) + ": ";
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(lines[k]);
+    } catch (const nlohmann::json::exception&) {
+      throw Error(where + "not a JSON record");
+    }
+    if (!j.is_object() || !j.contains("source") || !j["source"].is_string())
+      throw Error(where + "no \"source\" (make the file with modelmap sample --jsonl)");
+    if (j.contains("lang") && j["lang"] != config.language)
+      throw Error(where + "a " + j["lang"].dump() + " program; the mapper writes " + config.language);
+    if (config.target == "reduced" && !(j.contains("reduced") && j["reduced"] == true))
+      throw Error(where + "not marked reduced; the mapper learns reduced forms (make the file with modelmap sample --reduce --jsonl)");
+    std::unique_ptr<Program> program;
+    try {
+      program = lang.parse(j["source"].get<std::string>());
+    } catch (const ParseError& e) {
+      throw Error(where + "the program does not parse: " + e.what());
+    }
+    MapperExample e;
+    e.view_id = e.program_id = -static_cast<int64_t>(k + 1);
+    e.split = "train";
+    e.tokens = e.sampled = e.reduced = program->tokens();
+    if (excluded.count(join_tokens(e.tokens))) {
+      ++out.excluded;
+      progress.update(static_cast<int64_t>(k + 1));
+      continue;
+    }
+    for (const std::string& t : written.spell(*program))
+      e.target.push_back(std::find(vocab.begin(), vocab.end(), t) - vocab.begin());
+    e.target.push_back(2);  // <eos>
+    e.input.functional.behaviour = program_behaviour(*program, domain, config.features);
+    out.examples.push_back(std::move(e));
+    progress.update(static_cast<int64_t>(k + 1));
   }
   progress.finish();
   return out;

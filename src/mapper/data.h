@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "core/domain.h"
 #include "mapper/config.h"
 
 namespace mm {
@@ -44,6 +46,23 @@ std::string view_split(const std::string& program_hash, int64_t model_seed, int6
 // `keep_subjects`, each keeps its decoded subject model. Throws mm::Error on an unreadable view.
 std::vector<MapperExample> load_examples(Corpus& corpus, const MapperConfig& config, const std::string& split,
                                          bool keep_subjects = false);
+
+// The input domain of the corpus's first learned view of `language` (what its subjects were trained on).
+InputDomain corpus_domain(Corpus& corpus, const std::string& language);
+
+// Programs without a subject, for `mapper train --synthetic`: each line of `path` a JSON record as
+// `modelmap sample --jsonl` writes ({"lang", "source", ...}; with config.target "reduced", also
+// "reduced": true, as `sample --reduce` writes), read as a train example whose encoder input is the
+// program's own behaviour on the probe set of `domain` (program_behaviour: the subject a perfect trainer
+// would give) and whose target is the program's canonical tokens. A program whose tokens are in `excluded`
+// (the test split's targets, so that no held-out program is trained on) is skipped and counted. Ids are
+// negative (-line), apart from any view's. Throws mm::Error naming the line of a malformed record.
+struct SyntheticSet {
+  std::vector<MapperExample> examples;
+  int64_t excluded = 0;
+};
+SyntheticSet load_synthetic(const std::string& path, const MapperConfig& config, const InputDomain& domain,
+                            const std::set<std::string>& excluded);
 
 // The longest target (tokens + <eos>) among examples.
 int longest_target(const std::vector<MapperExample>& examples);

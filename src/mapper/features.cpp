@@ -358,4 +358,29 @@ FunctionalInput functional_input(const SubjectModel& m, const FeatureSpec& spec,
   return out;
 }
 
+BehaviourInput program_behaviour(const Program& program, const InputDomain& domain, const FeatureSpec& spec) {
+  const int vocab = static_cast<int>(domain.value_max - domain.value_min + 2);  // as the subject's (PAD first)
+  if (vocab > spec.vocab || domain.len_max > spec.max_len)
+    throw Error("the domain " + domain.describe() + " does not fit this mapper (" + std::to_string(spec.vocab) +
+                " input ids, " + std::to_string(spec.max_len) + " positions)");
+  const std::vector<Input> inputs = probe_inputs(domain);
+  const size_t W = static_cast<size_t>(spec.max_len);
+  BehaviourInput b;
+  b.n = static_cast<int>(inputs.size());
+  b.io.assign(inputs.size() * 2 * W, 0);
+  for (size_t x = 0; x < inputs.size(); ++x) {
+    std::vector<Value> out;
+    try {
+      out = program.evaluate(inputs[x]);
+    } catch (const EvalError&) {
+      out.assign(inputs[x].size(), Value{});  // None where it raises
+    }
+    for (size_t r = 0; r < inputs[x].size(); ++r) {
+      b.io[x * 2 * W + r] = static_cast<int16_t>(1 + (inputs[x][r] - domain.value_min));  // SubjectModel::encode
+      b.io[x * 2 * W + W + r] = static_cast<int16_t>(value_id(out[r]));
+    }
+  }
+  return b;
+}
+
 }  // namespace mm

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "core/domain.h"
+#include "core/language.h"
 #include "core/value.h"
 #include "subject/model.h"
 
@@ -109,5 +110,11 @@ struct FunctionalInput {
   InvariantInput internals;
 };
 FunctionalInput functional_input(const SubjectModel& m, const FeatureSpec& spec, bool internals);
+
+// The behaviour a perfect subject of `program` would show: the program's own outputs on the probe set of
+// `domain`, in BehaviourInput's layout (an input it raises on shows None). What `mapper train --synthetic`
+// trains the behaviour encoder on beside real subjects. Throws mm::Error when the domain does not fit the
+// spec.
+BehaviourInput program_behaviour(const Program& program, const InputDomain& domain, const FeatureSpec& spec);
 
 }  // namespace mm

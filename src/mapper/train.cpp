@@ -27,6 +27,9 @@ namespace mm {
 
 namespace {
 
+// A path's last component (what the checkpoint records of a file given by path).
+std::string basename(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
+
 constexpr int64_t kIgnore = -100;  // label of padding positions
 constexpr int kWarmupSteps = 100;
 
@@ -118,7 +121,7 @@ std::string training_settings(const MapperTrainConfig& c) {
          " wd " + std::to_string(c.weight_decay) + " schedule " + c.lr_schedule + " d " + std::to_string(c.d_model) + " ff " + std::to_string(c.d_ff) +
          " layers " + std::to_string(c.layers) + (c.no_weights ? " floor" : "") + " target " + c.target + " order " + c.order + " split " + c.split +
          (c.augment ? " augment" : "") + " example layers " + std::to_string(c.example_layers) + " probe sample " +
-         std::to_string(c.probe_sample) + " views " + std::to_string(c.views) + " programs " + std::to_string(c.programs) +
+         std::to_string(c.probe_sample) + " synthetic " + c.synthetic.substr(c.synthetic.find_last_of('/') + 1) + " views " + std::to_string(c.views) + " programs " + std::to_string(c.programs) +
          " seed " + std::to_string(c.seed);
 }
 
@@ -154,6 +157,7 @@ void check(const MapperTrainConfig& c) {
     choices.split = c.split;
     choices.example_layers = c.example_layers;
     choices.probe_sample = c.probe_sample;
+    choices.synthetic = c.synthetic;
     choices.validate();
   }
   if (c.programs < 0) throw Error("--programs must be 0 (all) or more");
@@ -196,7 +200,8 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     if (config.language != language || config.encoder != tc.encoder || config.no_weights != tc.no_weights ||
         config.d_model != tc.d_model || config.d_ff != tc.d_ff || config.n_layers != tc.layers || config.target != tc.target || config.order != tc.order || config.split != tc.split ||
         config.train_programs != tc.programs || config.views_per_model != tc.views || config.augment != tc.augment ||
-        config.example_layers != tc.example_layers || config.probe_sample != tc.probe_sample)
+        config.example_layers != tc.example_layers || config.probe_sample != tc.probe_sample ||
+        config.synthetic != basename(tc.synthetic))
       throw Error("'" + tc.out + "' holds a mapper of another configuration (" + config.language + ", " + config.encoder +
                   (config.no_weights ? ", no weights" : "") + ", d_model " + std::to_string(config.d_model) + ", target " +
                   config.target + (config.order != "canonical" ? ", " + config.order + " order" : "") + ", split by " + config.split +
@@ -205,6 +210,7 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
                   (config.augment ? ", augmented" : "") +
                   (config.example_layers ? ", " + std::to_string(config.example_layers) + " example layers" : "") +
                   (config.probe_sample ? ", " + std::to_string(config.probe_sample) + " probe inputs a subject" : "") +
+                  (config.synthetic.empty() ? "" : ", synthetic programs from " + config.synthetic) +
                   "); remove it or choose another -o");
     // Resuming must keep the held-out slice as it was: with it, the train split differs.
     const bool held_out = !epochs.empty() && epochs.front().holdout_loss > 0;
@@ -227,6 +233,7 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     config.augment = tc.augment;
     config.example_layers = tc.example_layers;
     config.probe_sample = tc.probe_sample;
+    config.synthetic = basename(tc.synthetic);
     written_language(config);  // an order the language does not have, before any view is read
     config.features = corpus_feature_spec(*corpus, language);
   }
@@ -257,6 +264,18 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     }
   }
   const std::vector<MapperExample> test = load_examples(*corpus, config, "test");
+  if (!tc.synthetic.empty()) {  // subject-less programs, never one the test split holds
+    std::set<std::string> held_out;
+    for (const MapperExample& e : test) held_out.insert({join_tokens(e.reduced), join_tokens(e.sampled)});
+    SyntheticSet s = load_synthetic(tc.synthetic, config, corpus_domain(*corpus, language), held_out);
+    if (resume && static_cast<int64_t>(s.examples.size()) != config.synthetic_programs)
+      throw Error("'" + tc.out + "' was trained on " + std::to_string(config.synthetic_programs) + " synthetic programs; '" +
+                  tc.synthetic + "' now gives " + std::to_string(s.examples.size()));
+    config.synthetic_programs = static_cast<int64_t>(s.examples.size());
+    log << "synthetic: " << s.examples.size() << " programs from " << tc.synthetic << " (" << s.excluded
+        << " left out: the test split's)\n";
+    for (MapperExample& e : s.examples) train.push_back(std::move(e));
+  }
   if (train.empty() && holdout.empty())
     throw Error("'" + tc.corpus + "' has no learned " + language + " views in its train split");
   if (train.empty())
