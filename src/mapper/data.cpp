@@ -27,6 +27,20 @@ SubjectModel subject_of_view(const std::string& weights, int64_t view_id) {
   return subject_from_safetensors(safetensors_decode(weights, what), what);
 }
 
+// The target ids of a program spelled `spelled`, then <eos>; `what` names it where a token is not in the
+// vocabulary.
+std::vector<int64_t> target_ids(const std::vector<std::string>& spelled, const Language& lang, const std::string& what) {
+  const auto& vocab = lang.vocabulary();
+  std::vector<int64_t> ids;
+  for (const std::string& t : spelled) {
+    const auto it = std::find(vocab.begin(), vocab.end(), t);
+    if (it == vocab.end()) throw Error(what + ": token '" + t + "' is not in the " + std::string(lang.name()) + " vocabulary");
+    ids.push_back(it - vocab.begin());
+  }
+  ids.push_back(2);  // <eos>
+  return ids;
+}
+
 }  // namespace
 
 std::string view_split(const std::string& program_hash, int64_t model_seed, int64_t ordinal) {
@@ -67,7 +81,6 @@ std::vector<MapperExample> load_examples(Corpus& corpus, const MapperConfig& con
                                          bool keep_subjects) {
   const Language& lang = language_by_name(config.language);
   const Language& written = written_language(config);  // the order the target is spelled in
-  const auto& vocab = lang.vocabulary();
   // By program, SQL selects the split; by view, every view is read and its split computed first.
   const bool by_program = config.split == "program";
   std::string sql = std::string("SELECT v.id, p.id, p.split, m.params, p.tokens, v.weights, p.reduced_tokens, p.hash, m.seed, "
@@ -118,12 +131,7 @@ std::vector<MapperExample> load_examples(Corpus& corpus, const MapperConfig& con
         throw Error("view " + std::to_string(e.view_id) + ": its program's tokens do not read: " + err.what());
       }
     }
-    for (const std::string& t : spelled) {
-      const auto it = std::find(vocab.begin(), vocab.end(), t);
-      if (it == vocab.end()) throw Error("view " + std::to_string(e.view_id) + ": token '" + t + "' is not in the " + config.language + " vocabulary");
-      e.target.push_back(it - vocab.begin());
-    }
-    e.target.push_back(2);  // <eos>
+    e.target = target_ids(spelled, lang, "view " + std::to_string(e.view_id));
     const SubjectModel m = subject_of_view(q.blob(5), e.view_id);
     e.input = encoder_input(m, config);
     if (keep_subjects) e.subject = std::make_shared<const SubjectModel>(m);
@@ -145,7 +153,6 @@ SyntheticSet load_synthetic(const std::string& path, const MapperConfig& config,
                             const std::set<std::string>& excluded) {
   const Language& lang = language_by_name(config.language);
   const Language& written = written_language(config);
-  const auto& vocab = lang.vocabulary();
   std::ifstream in(path);
   if (!in) throw Error("cannot read '" + path + "'");
   std::vector<std::string> lines;
@@ -183,9 +190,7 @@ SyntheticSet load_synthetic(const std::string& path, const MapperConfig& config,
       progress.update(static_cast<int64_t>(k + 1));
       continue;
     }
-    for (const std::string& t : written.spell(*program))
-      e.target.push_back(std::find(vocab.begin(), vocab.end(), t) - vocab.begin());
-    e.target.push_back(2);  // <eos>
+    e.target = target_ids(written.spell(*program), lang, where + "the program");
     e.input.functional.behaviour = program_behaviour(*program, domain, config.features);
     out.examples.push_back(std::move(e));
     progress.update(static_cast<int64_t>(k + 1));

@@ -116,12 +116,12 @@ std::vector<const MapperExample*> share_of(const std::vector<const MapperExample
 
 // What every rank of a job must agree on: the settings that shape the result, and the data.
 std::string training_settings(const MapperTrainConfig& c) {
-  return c.corpus.substr(c.corpus.find_last_of('/') + 1) + " " + c.language + " " + c.encoder + " epochs " + std::to_string(c.epochs) +
+  return basename(c.corpus) + " " + c.language + " " + c.encoder + " epochs " + std::to_string(c.epochs) +
          " patience " + std::to_string(c.patience) + " batch " + std::to_string(c.batch) + " lr " + std::to_string(c.lr) +
          " wd " + std::to_string(c.weight_decay) + " schedule " + c.lr_schedule + " d " + std::to_string(c.d_model) + " ff " + std::to_string(c.d_ff) +
          " layers " + std::to_string(c.layers) + (c.no_weights ? " floor" : "") + " target " + c.target + " order " + c.order + " split " + c.split +
          (c.augment ? " augment" : "") + " example layers " + std::to_string(c.example_layers) + " probe sample " +
-         std::to_string(c.probe_sample) + " synthetic " + c.synthetic.substr(c.synthetic.find_last_of('/') + 1) + " views " + std::to_string(c.views) + " programs " + std::to_string(c.programs) +
+         std::to_string(c.probe_sample) + " synthetic " + basename(c.synthetic) + " views " + std::to_string(c.views) + " programs " + std::to_string(c.programs) +
          " seed " + std::to_string(c.seed);
 }
 
@@ -152,7 +152,7 @@ void check(const MapperTrainConfig& c) {
     MapperConfig choices;
     choices.encoder = c.encoder;
     choices.target = c.target;
-    choices.language = c.language.empty() ? choices.language : c.language;
+    if (!c.language.empty()) choices.language = c.language;
     choices.order = c.order;
     choices.split = c.split;
     choices.example_layers = c.example_layers;
