@@ -253,6 +253,13 @@ TEST(Tokens, DetokenizeRejectsMalformedSequencesWithThePosition) {
   EXPECT_THROW(detokenize(std::vector<std::string>{"<indent>", "<dedent>"}), ParseError);
 }
 
+TEST(Tokens, VocabularyStartsWithTheSpecials) {
+  const auto& v = vocabulary();
+  EXPECT_EQ(v[kPadId], "<pad>");
+  EXPECT_EQ(v[kBosId], "<bos>");
+  EXPECT_EQ(v[kEosId], "<eos>");
+}
+
 TEST(Sample, ThousandProgramsRoundTripThroughTextAndTokens) {
   SampleConfig config;
   config.domain = language().default_domain();

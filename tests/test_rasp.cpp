@@ -394,9 +394,9 @@ TEST(Tokens, DetokenizeRejectsMalformedSequencesWithThePosition) {
 TEST(Tokens, VocabularyIsDuplicateFreeAndStartsWithTheSpecials) {
   const auto& v = vocabulary();
   EXPECT_EQ(std::set<std::string>(v.begin(), v.end()).size(), v.size());
-  EXPECT_EQ(v[0], "<pad>");
-  EXPECT_EQ(v[1], "<bos>");
-  EXPECT_EQ(v[2], "<eos>");
+  EXPECT_EQ(v[kPadId], "<pad>");
+  EXPECT_EQ(v[kBosId], "<bos>");
+  EXPECT_EQ(v[kEosId], "<eos>");
 }
 
 // ---------------------------------------------------------------------------------------------------------

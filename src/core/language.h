@@ -40,6 +40,11 @@ struct GenerateConfig {
   int size_max = 0;  // RASP: (default 6); list-Python: (default 3)
 };
 
+// The ids every language's vocabulary() starts with: no program contains them, every sequence model needs them.
+constexpr int kPadId = 0;
+constexpr int kBosId = 1;
+constexpr int kEosId = 2;
+
 class Language {
  public:
   virtual ~Language() = default;
@@ -53,10 +58,10 @@ class Language {
   // Throws ParseError with the token position (line 0).
   virtual std::unique_ptr<Program> detokenize(std::span<const std::string> tokens) const = 0;
   // Every token tokens() can produce, in a fixed order; index = token id. Ids 0, 1, 2 are <pad>,
-  // <bos>, <eos>, which no program contains but every sequence model needs.
+  // <bos>, <eos> (kPadId, kBosId, kEosId), which no program contains but every sequence model needs.
   virtual const std::vector<std::string>& vocabulary() const = 0;
   // Grammar-constrained decoding: ids of the tokens that may follow `prefix` (program tokens, no <bos>)
-  // on the way to a program that detokenizes, <eos> (id 2) among them when `prefix` is one already. Every
+  // on the way to a program that detokenizes, <eos> (kEosId) among them when `prefix` is one already. Every
   // allowed token leads on to a complete program, so decoding that only picks allowed tokens always ends
   // in a program that parses. Throws ParseError if `prefix` begins no program.
   virtual std::vector<int> next_token_ids(std::span<const std::string> prefix) const = 0;

@@ -37,7 +37,7 @@ std::vector<int64_t> target_ids(const std::vector<std::string>& spelled, const L
     if (it == vocab.end()) throw Error(what + ": token '" + t + "' is not in the " + std::string(lang.name()) + " vocabulary");
     ids.push_back(it - vocab.begin());
   }
-  ids.push_back(2);  // <eos>
+  ids.push_back(kEosId);
   return ids;
 }
 

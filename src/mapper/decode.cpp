@@ -69,7 +69,7 @@ std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int be
     std::vector<int64_t> ids;  // <bos> then program token ids
     double logprob = 0;
   };
-  std::vector<Hyp> alive = {{{1}, 0.0}};
+  std::vector<Hyp> alive = {{{kBosId}, 0.0}};
   std::vector<Decoded> finished;
   auto tokens_of = [&](const Hyp& h) {
     std::vector<std::string> t;
@@ -101,7 +101,7 @@ std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int be
     for (const Cand& c : cands) {
       if (static_cast<int>(next.size()) + static_cast<int>(finished.size()) >= beam) break;
       Hyp h = alive[c.hyp];
-      if (c.id == 2) {
+      if (c.id == kEosId) {
         finished.push_back({canonical_tokens(mapper->config(), lang, tokens_of(h)), c.logprob, ""});
         continue;
       }
@@ -131,7 +131,7 @@ std::vector<Decoded> sample_programs(Mapper& mapper, const Memory& memory, int n
   struct Row {
     int index;                        // which draw
     std::vector<std::string> tokens;  // program tokens so far
-    int64_t last = 1;                 // the token fed next (<bos> first)
+    int64_t last = kBosId;            // the token fed next (<bos> first)
     double logprob = 0;
   };
   std::vector<Row> alive;
@@ -156,7 +156,7 @@ std::vector<Decoded> sample_programs(Mapper& mapper, const Memory& memory, int n
       const size_t pick = rng.weighted_index(weights);
       const int id = a.ids[pick];
       r.logprob += a.logprobs[pick];
-      if (id == 2) {
+      if (id == kEosId) {
         finished[static_cast<size_t>(r.index)] =
             Decoded{canonical_tokens(mapper->config(), lang, r.tokens), r.logprob, "sample " + std::to_string(r.index + 1)};
         continue;
@@ -219,10 +219,10 @@ double program_logprob(Mapper& mapper, const Memory& memory, const std::vector<s
     if (it == vocab.end()) return -INFINITY;
     ids.push_back(it - vocab.begin());
   }
-  ids.push_back(2);  // <eos>
+  ids.push_back(kEosId);
   const auto device = memory.x.device();
   DecoderState state = mapper->start(memory);
-  int64_t last = 1;  // <bos>
+  int64_t last = kBosId;
   double total = 0;
   std::vector<std::string> prefix;
   for (size_t k = 0; k < ids.size(); ++k) {
