@@ -136,6 +136,58 @@ TEST(Mapper, ExampleLayersReadEachProbeInputWholeAndTheProbeSetAsASet) {
   }
 }
 
+TEST(Mapper, IoPairsEmbedEachPositionsInputBesideItsOutput) {
+  // Three probe inputs (input ids, then output value ids, by position; 0 past the end).
+  MapperConfig plain_config = small_config("behaviour");
+  const int64_t W = plain_config.features.max_len;
+  const std::vector<std::vector<int16_t>> rows = {{1, 2, 3, 0, 0, 5, 6, 7, 0, 0},
+                                                  {1, 2, 0, 0, 0, 8, 6, 0, 0, 0},
+                                                  {2, 1, 3, 0, 0, 5, 6, 7, 0, 0}};
+  EncoderInput in;
+  in.functional.behaviour.n = static_cast<int>(rows.size());
+  for (const auto& r : rows) in.functional.behaviour.io.insert(in.functional.behaviour.io.end(), r.begin(), r.end());
+  ASSERT_EQ(static_cast<int64_t>(rows[0].size()), 2 * W);
+  torch::manual_seed(5);
+  Mapper plain(plain_config);
+  MapperConfig pairs_config = plain_config;
+  pairs_config.io_pairs = true;
+  Mapper pairs(pairs_config);
+  torch::NoGradGuard no_grad;
+  // The same parameters where both have them, the pair tables zeroed: the same memory.
+  const auto from = plain->named_parameters();
+  for (auto& p : pairs->named_parameters()) {
+    if (const auto* q = from.find(p.key())) p.value().copy_(*q);
+    else p.value().zero_();
+  }
+  EXPECT_EQ(mapper_parameter_count(pairs) - mapper_parameter_count(plain),
+            (W * plain_config.features.vocab * kValueIds + plain_config.features.vocab * kValueIds) * plain_config.d_model);
+  auto memory = [&](Mapper& m, const MapperConfig& c) { return m->encode(collate({&in}, c, torch::kCPU)).x[0]; };
+  const auto base = memory(plain, plain_config);
+  ASSERT_EQ(base.size(0), 3);
+  EXPECT_LT((memory(pairs, pairs_config) - base).abs().max().item<float>(), 1e-6f);
+  auto changed = [&] {  // which probe inputs' tokens moved
+    const auto diff = (memory(pairs, pairs_config) - base).abs().amax(1);
+    std::vector<bool> out;
+    for (int64_t k = 0; k < 3; ++k) out.push_back(diff[k].item<float>() > 1e-4f);
+    return out;
+  };
+  auto table = [&](const char* name) { return pairs->named_parameters()[std::string(name) + ".weight"]; };
+  // (position 0, input 1, output 5): probe input 0 alone (1 has output 8 there, 2 has input 2).
+  table("io_pair_pos")[(0 * plain_config.features.vocab + 1) * kValueIds + 5].fill_(1.0);
+  EXPECT_EQ(changed(), (std::vector<bool>{true, false, false}));
+  table("io_pair_pos").zero_();
+  // (input 3, output 7) at any position: probe inputs 0 and 2.
+  table("io_pair")[3 * kValueIds + 7].fill_(1.0);
+  EXPECT_EQ(changed(), (std::vector<bool>{true, false, true}));
+  // Kept in the checkpoint's configuration; absent (older checkpoints) means off; refused for weight encoders.
+  EXPECT_TRUE(MapperConfig::from_json(pairs_config.to_json()).io_pairs);
+  auto j = nlohmann::json::parse(pairs_config.to_json());
+  j.erase("io_pairs");
+  EXPECT_FALSE(MapperConfig::from_json(j.dump()).io_pairs);
+  pairs_config.encoder = "invariant";
+  EXPECT_THROW(pairs_config.validate(), Error);
+}
+
 TEST(Mapper, ProbeSampleShowsKDistinctProbeInputsDrawnBySeedOrEvenlySpaced) {
   // 300 probe inputs, each row told apart by its first two entries (a real probe set may repeat an input).
   MapperConfig c = small_config("behaviour");
@@ -425,11 +477,12 @@ TEST(MapperCli, FunctionalEncodersTargetsAndSplits) {
   const test::Ran aug = modelmap(train + "--epochs 1 --encoder probe --augment -o " + dir + "/aug2.pt");
   EXPECT_NE(aug.exit_code, 0);
   EXPECT_NE(aug.err.find("invariant to them by construction"), std::string::npos) << aug.err;
-  // Example layers over a sample of the probe inputs: trains, evaluates, decompiles; the invariant encoder
-  // reads no probe inputs, so both flags are refused for it.
-  const test::Ran ex = modelmap(train + "--epochs 1 --encoder probe --example-layers 1 --probe-sample 8 -o " + dir + "/ex.pt");
+  // Example layers over a sample of the probe inputs, with input/output pairs: trains, evaluates,
+  // decompiles; the invariant encoder reads no probe inputs, so these flags are refused for it.
+  const test::Ran ex = modelmap(train + "--epochs 1 --encoder probe --example-layers 1 --probe-sample 8 --io-pairs -o " + dir + "/ex.pt");
   ASSERT_EQ(ex.exit_code, 0) << ex.err;
   EXPECT_EQ(read_mapper_checkpoint(dir + "/ex.pt").config.example_layers, 1);
+  EXPECT_TRUE(read_mapper_checkpoint(dir + "/ex.pt").config.io_pairs);
   EXPECT_EQ(read_mapper_checkpoint(dir + "/ex.pt").config.probe_sample, 8);
   ASSERT_EQ(modelmap("eval --corpus " + corpus + " --mapper " + dir + "/ex.pt").exit_code, 0);
   const test::Ran ex_other = modelmap(train + "--epochs 2 --encoder probe -o " + dir + "/ex.pt");
@@ -437,6 +490,9 @@ TEST(MapperCli, FunctionalEncodersTargetsAndSplits) {
   const test::Ran ex_bad = modelmap(train + "--epochs 1 --example-layers 1 -o " + dir + "/ex_bad.pt");
   EXPECT_NE(ex_bad.exit_code, 0);
   EXPECT_NE(ex_bad.err.find("the invariant encoder reads none"), std::string::npos) << ex_bad.err;
+  const test::Ran pairs_bad = modelmap(train + "--epochs 1 --io-pairs -o " + dir + "/pairs_bad.pt");
+  EXPECT_NE(pairs_bad.exit_code, 0);
+  EXPECT_NE(pairs_bad.err.find("the invariant encoder reads none"), std::string::npos) << pairs_bad.err;
   // Output-first order: the targets spelled output first (as long as the canonical ones), decoded programs
   // scored and decompiled in canonical tokens; resuming in the other order, or asking it of list-Python,
   // is refused with one line.

@@ -73,6 +73,10 @@ Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands) {
                     "behaviour, probe: probe inputs read per subject (0 = all 512); training draws them afresh "
                     "every step, evaluation takes evenly spaced ones")
       ->check(CLI::Range(0, 1'000'000));
+  train->add_flag("--io-pairs", o->io_pairs,
+                  "behaviour, probe: each probe input's token also sums a learned embedding of every (position, input "
+                  "token, output value) triple and of every (input token, output value) pair, so that an elementwise "
+                  "map of the input shows without a hidden unit spent on it");
   train->add_option("--synthetic", o->synthetic,
                     "behaviour: also train on these programs (a `modelmap sample --reduce --jsonl` file) as their own "
                     "behaviour, as a perfectly trained subject would show it; programs the test split holds are left out")

@@ -19,6 +19,7 @@ std::string MapperConfig::to_json() const {
                         {"train_programs", train_programs}, {"views_per_model", views_per_model},
                         {"augment", augment},         {"class_values", class_values},
                         {"example_layers", example_layers}, {"probe_sample", probe_sample},
+                        {"io_pairs", io_pairs},
                         {"synthetic", synthetic},     {"synthetic_programs", synthetic_programs},
                         {"features", nlohmann::json::parse(features.to_json())}}
       .dump();
@@ -47,6 +48,7 @@ MapperConfig MapperConfig::from_json(const std::string& text) {
     c.class_values = j.value("class_values", false);
     c.example_layers = j.value("example_layers", 0);
     c.probe_sample = j.value("probe_sample", 0);
+    c.io_pairs = j.value("io_pairs", false);
     c.synthetic = j.value("synthetic", std::string());
     c.synthetic_programs = j.value("synthetic_programs", int64_t{0});
     c.features = FeatureSpec::from_json(j.at("features").dump());
@@ -77,9 +79,9 @@ void MapperConfig::validate() const {
     throw Error("--synthetic trains on programs' own behaviour, which only the behaviour encoder reads (the " + encoder +
                 " encoder reads " + (encoder == "probe" ? "the subject's internals too" : "weights") +
                 "): use --encoder behaviour, and --no-weights with it for the floor");
-  if (!functional && (example_layers > 0 || probe_sample > 0))
-    throw Error("--example-layers and --probe-sample shape how the behaviour and probe encoders read the probe inputs; the " +
-                encoder + " encoder reads none");
+  if (!functional && (example_layers > 0 || probe_sample > 0 || io_pairs))
+    throw Error("--example-layers, --probe-sample and --io-pairs shape how the behaviour and probe encoders read the probe "
+                "inputs; the " + encoder + " encoder reads none");
 }
 
 const Language& written_language(const MapperConfig& config) {

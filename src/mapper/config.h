@@ -42,6 +42,9 @@ struct MapperConfig {
   int example_layers = 0;             // behaviour, probe: self-attention layers over each probe input's
                                       // tokens (its input tokens and output values, by position) before it
                                       // is pooled into one memory token; 0: the tokens' embeddings summed
+  bool io_pairs = false;              // behaviour, probe: each probe input's token also sums an embedding of
+                                      // every (position, input token, output value) triple and of every
+                                      // (input token, output value) pair (checkpoints before it: false)
   int probe_sample = 0;               // behaviour, probe: probe inputs read per subject (0 = all); training
                                       // draws them afresh at every step, evaluation takes evenly spaced ones
   std::string synthetic;              // behaviour: the file of subject-less programs also trained on (its

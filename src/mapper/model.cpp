@@ -216,6 +216,10 @@ MapperImpl::MapperImpl(const MapperConfig& config) : config_(config) {
     type_embed_ = register_module("type_embed", torch::nn::Embedding(5, d));  // head, mean, max, (direct), probe input
     io_in_ = register_module("io_in", torch::nn::Embedding(f.max_len * f.vocab, d));
     io_out_ = register_module("io_out", torch::nn::Embedding(f.max_len * kValueIds, d));
+    if (config_.io_pairs) {
+      io_pair_pos_ = register_module("io_pair_pos", torch::nn::Embedding(f.max_len * f.vocab * kValueIds, d));
+      io_pair_ = register_module("io_pair", torch::nn::Embedding(f.vocab * kValueIds, d));
+    }
     io_mlp1_ = register_module("io_mlp1", Linear(d, d));
     io_mlp2_ = register_module("io_mlp2", Linear(d, d));
     for (int l = 0; l < config_.example_layers; ++l) {
@@ -302,14 +306,23 @@ Memory MapperImpl::encode_functional(const EncoderBatch& b) {
   const auto positions = torch::arange(W, torch::TensorOptions(torch::kInt64).device(device));
   const auto in_ids = b.io.slice(2, 0, W) + positions * V;        // (B, n, W)
   const auto out_ids = b.io.slice(2, W, 2 * W) + positions * C1;  // (B, n, W)
+  // io_pairs: what the output at each position is beside the input token there, by position and not.
+  auto out_embedding = [&] {  // (B, n, W, d)
+    auto o = io_out_->forward(out_ids);
+    if (config_.io_pairs) {
+      const auto pair = b.io.slice(2, 0, W) * C1 + b.io.slice(2, W, 2 * W);  // (B, n, W): input * C1 + output
+      o = o + io_pair_->forward(pair) + io_pair_pos_->forward(pair + positions * (V * C1));
+    }
+    return o;
+  };
   torch::Tensor e;  // (B, n, d)
   if (example_layers_.empty()) {
-    e = io_in_->forward(in_ids).sum(2) + io_out_->forward(out_ids).sum(2);
+    e = io_in_->forward(in_ids).sum(2) + out_embedding().sum(2);
   } else {
     // Each probe input as 2W tokens (input token i, output value i; both embeddings carry the position),
     // related by self-attention within the input, then averaged.
     const int64_t B = b.io.size(0), n = b.io.size(1), d = config_.d_model;
-    auto x = torch::cat({io_in_->forward(in_ids), io_out_->forward(out_ids)}, 2).view({B * n, 2 * W, d});
+    auto x = torch::cat({io_in_->forward(in_ids), out_embedding()}, 2).view({B * n, 2 * W, d});
     const int heads = config_.n_heads;
     for (ExampleLayer& y : example_layers_) {
       const auto xs = rms_norm(x, y.norm_attn);

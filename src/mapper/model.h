@@ -11,7 +11,8 @@
 //                cross-attention sees them as a set.
 //   behaviour  — ours: one vector per probe input (its tokens and the model's predicted output values,
 //                embedded by position and summed — or, with example_layers, passed through that many
-//                self-attention layers and averaged — then an MLP), a set like the above.
+//                self-attention layers and averaged — then an MLP; with io_pairs, each position's (input,
+//                output) pair embedded too, by position and not), a set like the above.
 //   probe      — ours: the invariant encoder's head and neuron tokens built from the probe features
 //                (features.h), and the behaviour encoder's tokens.
 // Only mapper translation units include this header.
@@ -90,6 +91,7 @@ class MapperImpl : public torch::nn::Module {
   torch::nn::Embedding layer_embed_{nullptr}, type_embed_{nullptr};
   // behaviour and probe: the probe inputs' tokens
   torch::nn::Embedding io_in_{nullptr}, io_out_{nullptr};
+  torch::nn::Embedding io_pair_pos_{nullptr}, io_pair_{nullptr};  // io_pairs: (position, input, output), (input, output)
   torch::nn::Linear io_mlp1_{nullptr}, io_mlp2_{nullptr};
   struct ExampleLayer {  // example_layers > 0: pre-norm self-attention and feed-forward over one probe input's tokens
     torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr}, ff_in{nullptr}, ff_out{nullptr};

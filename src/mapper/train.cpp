@@ -46,7 +46,7 @@ TokenBatch token_batch(const std::vector<const MapperExample*>& batch, torch::De
   for (int64_t i = 0; i < B; ++i) {
     const auto& t = batch[static_cast<size_t>(i)]->target;
     for (size_t k = 0; k < t.size(); ++k) {
-      input[static_cast<size_t>(i * T) + k] = k == 0 ? 1 : t[k - 1];
+      input[static_cast<size_t>(i * T) + k] = k == 0 ? kBosId : t[k - 1];
       labels[static_cast<size_t>(i * T) + k] = t[k];
     }
   }
@@ -121,7 +121,7 @@ std::string training_settings(const MapperTrainConfig& c) {
          " wd " + std::to_string(c.weight_decay) + " schedule " + c.lr_schedule + " d " + std::to_string(c.d_model) + " ff " + std::to_string(c.d_ff) +
          " layers " + std::to_string(c.layers) + (c.no_weights ? " floor" : "") + " target " + c.target + " order " + c.order + " split " + c.split +
          (c.augment ? " augment" : "") + " example layers " + std::to_string(c.example_layers) + " probe sample " +
-         std::to_string(c.probe_sample) + " synthetic " + basename(c.synthetic) + " views " + std::to_string(c.views) + " programs " + std::to_string(c.programs) +
+         std::to_string(c.probe_sample) + (c.io_pairs ? " io pairs" : "") + " synthetic " + basename(c.synthetic) + " views " + std::to_string(c.views) + " programs " + std::to_string(c.programs) +
          " seed " + std::to_string(c.seed);
 }
 
@@ -157,6 +157,7 @@ void check(const MapperTrainConfig& c) {
     choices.split = c.split;
     choices.example_layers = c.example_layers;
     choices.probe_sample = c.probe_sample;
+    choices.io_pairs = c.io_pairs;
     choices.synthetic = c.synthetic;
     choices.validate();
   }
@@ -200,7 +201,7 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     if (config.language != language || config.encoder != tc.encoder || config.no_weights != tc.no_weights ||
         config.d_model != tc.d_model || config.d_ff != tc.d_ff || config.n_layers != tc.layers || config.target != tc.target || config.order != tc.order || config.split != tc.split ||
         config.train_programs != tc.programs || config.views_per_model != tc.views || config.augment != tc.augment ||
-        config.example_layers != tc.example_layers || config.probe_sample != tc.probe_sample ||
+        config.example_layers != tc.example_layers || config.probe_sample != tc.probe_sample || config.io_pairs != tc.io_pairs ||
         config.synthetic != basename(tc.synthetic))
       throw Error("'" + tc.out + "' holds a mapper of another configuration (" + config.language + ", " + config.encoder +
                   (config.no_weights ? ", no weights" : "") + ", d_model " + std::to_string(config.d_model) + ", target " +
@@ -210,6 +211,7 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
                   (config.augment ? ", augmented" : "") +
                   (config.example_layers ? ", " + std::to_string(config.example_layers) + " example layers" : "") +
                   (config.probe_sample ? ", " + std::to_string(config.probe_sample) + " probe inputs a subject" : "") +
+                  (config.io_pairs ? ", input/output pairs embedded" : "") +
                   (config.synthetic.empty() ? "" : ", synthetic programs from " + config.synthetic) +
                   "); remove it or choose another -o");
     // Resuming must keep the held-out slice as it was: with it, the train split differs.
@@ -233,6 +235,7 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     config.augment = tc.augment;
     config.example_layers = tc.example_layers;
     config.probe_sample = tc.probe_sample;
+    config.io_pairs = tc.io_pairs;
     config.synthetic = basename(tc.synthetic);
     written_language(config);  // an order the language does not have, before any view is read
     config.features = corpus_feature_spec(*corpus, language);

@@ -36,6 +36,7 @@ struct MapperTrainConfig {
                                      // dimensions afresh every epoch (the same function, other weights)
   int example_layers = 0;            // behaviour, probe: self-attention layers within each probe input (config.h)
   int probe_sample = 0;              // behaviour, probe: probe inputs read per subject (0 = all; config.h)
+  bool io_pairs = false;             // behaviour, probe: embed each position's (input, output) pair too (config.h)
   std::string synthetic;             // behaviour: a `sample --reduce --jsonl` file of programs trained on as
                                      // their own behaviour, beside the corpus's subjects (data.h)
   int views = 0;                     // at most this many views of each model (lowest ordinals; 0 = all)
