@@ -304,13 +304,14 @@ Memory MapperImpl::encode_functional(const EncoderBatch& b) {
   // and summed, then an MLP.
   const int64_t W = config_.features.max_len, V = config_.features.vocab, C1 = kValueIds;
   const auto positions = torch::arange(W, torch::TensorOptions(torch::kInt64).device(device));
-  const auto in_ids = b.io.slice(2, 0, W) + positions * V;        // (B, n, W)
-  const auto out_ids = b.io.slice(2, W, 2 * W) + positions * C1;  // (B, n, W)
+  const auto tokens_in = b.io.slice(2, 0, W), values_out = b.io.slice(2, W, 2 * W);  // (B, n, W) each
+  const auto in_ids = tokens_in + positions * V;     // (B, n, W)
+  const auto out_ids = values_out + positions * C1;  // (B, n, W)
   // io_pairs: what the output at each position is beside the input token there, by position and not.
   auto out_embedding = [&] {  // (B, n, W, d)
     auto o = io_out_->forward(out_ids);
     if (config_.io_pairs) {
-      const auto pair = b.io.slice(2, 0, W) * C1 + b.io.slice(2, W, 2 * W);  // (B, n, W): input * C1 + output
+      const auto pair = tokens_in * C1 + values_out;  // (B, n, W): input * C1 + output
       o = o + io_pair_->forward(pair) + io_pair_pos_->forward(pair + positions * (V * C1));
     }
     return o;
