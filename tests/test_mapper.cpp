@@ -742,6 +742,8 @@ TEST(MapperCli, TinyTrainResumeEvalAndDecompile) {
       {"decompile " + dir + "/v.safetensors --mapper " + dir + "/bad.pt", "not a modelmap mapper checkpoint"},
       {"decompile " + dir + "/v.safetensors --mapper " + dir + "/none.pt", "does not exist"},
       {train + "--epochs 5 --encoder layergraph -o " + mapper, "another configuration"},
+      {train + "--epochs 5 --d-ff 64 -o " + mapper, "; this command asks for "},  // both configurations, in words
+      {train + "--epochs 5 --d-ff 64 -o " + mapper, "d_ff 64"},                   // ... naming what differs
       {train + "--epochs 5 --patience 0 -o " + mapper, "trained with early stopping; resume it with a --patience above 0"},
       {train + "--epochs 3 -o " + dir + "/p0.pt", "trained with --patience 0; resume it with --patience 0"},
       {"eval --corpus " + corpus + " --mapper " + mapper + " --floor " + dir + "/bad.pt", "not a modelmap mapper checkpoint"},

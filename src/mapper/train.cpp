@@ -114,15 +114,51 @@ std::vector<const MapperExample*> share_of(const std::vector<const MapperExample
   return {batch.begin() + static_cast<std::ptrdiff_t>(from), batch.begin() + static_cast<std::ptrdiff_t>(to)};
 }
 
+// The mapper configuration a train command asks for: every command-line choice that shapes the mapper
+// (what the data fixes later — features, max_tokens, synthetic_programs — is left at its default). The
+// one place a new training choice is copied into the configuration; check(), a new checkpoint, the resume
+// check and the ranks' agreement all read it.
+MapperConfig requested_config(const MapperTrainConfig& c, const std::string& language) {
+  MapperConfig m;
+  if (!language.empty()) m.language = language;
+  m.encoder = c.encoder;
+  m.d_model = c.d_model;
+  m.d_ff = c.d_ff;
+  m.n_layers = c.layers;
+  m.no_weights = c.no_weights;
+  m.target = c.target;
+  m.order = c.order;
+  m.split = c.split;
+  m.train_programs = c.programs;
+  m.views_per_model = c.views;
+  m.augment = c.augment;
+  m.example_layers = c.example_layers;
+  m.probe_sample = c.probe_sample;
+  m.io_pairs = c.io_pairs;
+  m.synthetic = basename(c.synthetic);
+  return m;
+}
+
+// The choices of requested_config() in words: two configurations that read the same are the same mapper
+// to train on (the resume check compares these).
+std::string describe_choices(const MapperConfig& c) {
+  return c.language + ", " + c.encoder + (c.no_weights ? ", no weights" : "") + ", d_model " + std::to_string(c.d_model) +
+         ", d_ff " + std::to_string(c.d_ff) + ", " + std::to_string(c.n_layers) + " decoder layers, target " + c.target +
+         (c.order != "canonical" ? ", " + c.order + " order" : "") + ", split by " + c.split +
+         (c.train_programs ? ", " + std::to_string(c.train_programs) + " programs" : "") +
+         (c.views_per_model ? ", " + std::to_string(c.views_per_model) + " views a model" : "") +
+         (c.augment ? ", augmented" : "") +
+         (c.example_layers ? ", " + std::to_string(c.example_layers) + " example layers" : "") +
+         (c.probe_sample ? ", " + std::to_string(c.probe_sample) + " probe inputs a subject" : "") +
+         (c.io_pairs ? ", input/output pairs embedded" : "") +
+         (c.synthetic.empty() ? "" : ", synthetic programs from " + c.synthetic);
+}
+
 // What every rank of a job must agree on: the settings that shape the result, and the data.
 std::string training_settings(const MapperTrainConfig& c) {
-  return basename(c.corpus) + " " + c.language + " " + c.encoder + " epochs " + std::to_string(c.epochs) +
+  return basename(c.corpus) + " " + describe_choices(requested_config(c, c.language)) + "; epochs " + std::to_string(c.epochs) +
          " patience " + std::to_string(c.patience) + " batch " + std::to_string(c.batch) + " lr " + std::to_string(c.lr) +
-         " wd " + std::to_string(c.weight_decay) + " schedule " + c.lr_schedule + " d " + std::to_string(c.d_model) + " ff " + std::to_string(c.d_ff) +
-         " layers " + std::to_string(c.layers) + (c.no_weights ? " floor" : "") + " target " + c.target + " order " + c.order + " split " + c.split +
-         (c.augment ? " augment" : "") + " example layers " + std::to_string(c.example_layers) + " probe sample " +
-         std::to_string(c.probe_sample) + (c.io_pairs ? " io pairs" : "") + " synthetic " + basename(c.synthetic) + " views " + std::to_string(c.views) + " programs " + std::to_string(c.programs) +
-         " seed " + std::to_string(c.seed);
+         " wd " + std::to_string(c.weight_decay) + " schedule " + c.lr_schedule + " seed " + std::to_string(c.seed);
 }
 
 std::string content_hash(const std::vector<MapperExample>& a, const std::vector<MapperExample>& b,
@@ -148,19 +184,7 @@ void check(const MapperTrainConfig& c) {
   if (c.batch < 1 || c.batch > 65536) throw Error("--batch must be in 1..65536");
   if (!(c.lr > 0 && c.lr < 1)) throw Error("--lr must be in (0, 1)");
   learning_rate(c.lr_schedule, c.lr, 0, 1);  // an unknown schedule, before any view is read
-  {  // the choices MapperConfig knows, checked before any view is read
-    MapperConfig choices;
-    choices.encoder = c.encoder;
-    choices.target = c.target;
-    if (!c.language.empty()) choices.language = c.language;
-    choices.order = c.order;
-    choices.split = c.split;
-    choices.example_layers = c.example_layers;
-    choices.probe_sample = c.probe_sample;
-    choices.io_pairs = c.io_pairs;
-    choices.synthetic = c.synthetic;
-    choices.validate();
-  }
+  requested_config(c, c.language).validate();  // the choices MapperConfig knows, before any view is read
   if (c.programs < 0) throw Error("--programs must be 0 (all) or more");
   if (c.views < 0) throw Error("--views must be 0 (all) or more");
   if (c.procs < 1) throw Error("--procs must be 1 or more");
@@ -198,22 +222,10 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
     const MapperCheckpoint c = read_mapper_checkpoint(tc.out);
     config = c.config;
     epochs = c.epochs;
-    if (config.language != language || config.encoder != tc.encoder || config.no_weights != tc.no_weights ||
-        config.d_model != tc.d_model || config.d_ff != tc.d_ff || config.n_layers != tc.layers || config.target != tc.target || config.order != tc.order || config.split != tc.split ||
-        config.train_programs != tc.programs || config.views_per_model != tc.views || config.augment != tc.augment ||
-        config.example_layers != tc.example_layers || config.probe_sample != tc.probe_sample || config.io_pairs != tc.io_pairs ||
-        config.synthetic != basename(tc.synthetic))
-      throw Error("'" + tc.out + "' holds a mapper of another configuration (" + config.language + ", " + config.encoder +
-                  (config.no_weights ? ", no weights" : "") + ", d_model " + std::to_string(config.d_model) + ", target " +
-                  config.target + (config.order != "canonical" ? ", " + config.order + " order" : "") + ", split by " + config.split +
-                  (config.train_programs ? ", " + std::to_string(config.train_programs) + " programs" : "") +
-                  (config.views_per_model ? ", " + std::to_string(config.views_per_model) + " views a model" : "") +
-                  (config.augment ? ", augmented" : "") +
-                  (config.example_layers ? ", " + std::to_string(config.example_layers) + " example layers" : "") +
-                  (config.probe_sample ? ", " + std::to_string(config.probe_sample) + " probe inputs a subject" : "") +
-                  (config.io_pairs ? ", input/output pairs embedded" : "") +
-                  (config.synthetic.empty() ? "" : ", synthetic programs from " + config.synthetic) +
-                  "); remove it or choose another -o");
+    const MapperConfig requested = requested_config(tc, language);
+    if (describe_choices(config) != describe_choices(requested))
+      throw Error("'" + tc.out + "' holds a mapper of another configuration (" + describe_choices(config) + "; this command asks for " +
+                  describe_choices(requested) + "); remove it or choose another -o");
     // Resuming must keep the held-out slice as it was: with it, the train split differs.
     const bool held_out = !epochs.empty() && epochs.front().holdout_loss > 0;
     if (!epochs.empty() && held_out != (tc.patience > 0))
@@ -221,22 +233,7 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
                   "; resume it " + (tc.patience > 0 ? "with --patience 0" : "with a --patience above 0"));
     log << "resuming " << tc.out << " after epoch " << epochs.size() << "\n";
   } else {
-    config.language = language;
-    config.encoder = tc.encoder;
-    config.d_model = tc.d_model;
-    config.d_ff = tc.d_ff;
-    config.n_layers = tc.layers;
-    config.no_weights = tc.no_weights;
-    config.target = tc.target;
-    config.order = tc.order;
-    config.split = tc.split;
-    config.train_programs = tc.programs;
-    config.views_per_model = tc.views;
-    config.augment = tc.augment;
-    config.example_layers = tc.example_layers;
-    config.probe_sample = tc.probe_sample;
-    config.io_pairs = tc.io_pairs;
-    config.synthetic = basename(tc.synthetic);
+    config = requested_config(tc, language);
     written_language(config);  // an order the language does not have, before any view is read
     config.features = corpus_feature_spec(*corpus, language);
   }
