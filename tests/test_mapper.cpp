@@ -434,6 +434,48 @@ TEST(MapperCli, FunctionalEncodersTargetsAndSplits) {
     ASSERT_EQ(modelmap("corpus export " + corpus + " --view 1 -o " + dir + "/v.safetensors").exit_code, 0);
     const test::Ran d = modelmap("decompile " + dir + "/v.safetensors --mapper " + m + " --search none");
     ASSERT_EQ(d.exit_code, 0) << d.err;
+    if (std::string(encoder) != "behaviour") {
+      const test::Ran refused = modelmap("eval --corpus " + corpus + " --mapper " + m + " --perfect-subjects");
+      EXPECT_EQ(refused.exit_code, 2) << refused.err;
+      EXPECT_NE(refused.err.find("this one's encoder is probe"), std::string::npos) << refused.err;
+      continue;
+    }
+    // --perfect-subjects: the mapper reads each test program's own outputs instead of its subject's. Where a
+    // subject's outputs on the probe set are its program's, that is the same input, so the same program.
+    const std::string plain = dir + "/plain.views.jsonl", perfect = dir + "/perfect.views.jsonl";
+    ASSERT_EQ(modelmap("eval --corpus " + corpus + " --mapper " + m + " --views-file " + plain).exit_code, 0);
+    const test::Ran pe = modelmap("eval --corpus " + corpus + " --mapper " + m + " --perfect-subjects --views-file " + perfect);
+    ASSERT_EQ(pe.exit_code, 0) << pe.err;
+    const test::Ran mixed_files = modelmap("eval --corpus " + corpus + " --mapper " + m + " --perfect-subjects --views-file " + plain);
+    EXPECT_EQ(mixed_files.exit_code, 2);
+    EXPECT_NE(mixed_files.err.find("other options (perfect_subjects)"), std::string::npos) << mixed_files.err;
+    auto programs_of = [](const std::string& path) {
+      std::map<int64_t, std::string> out;
+      std::istringstream in(test::slurp(path));
+      std::string line;
+      std::getline(in, line);  // the header
+      EXPECT_EQ(nlohmann::json::parse(line)["options"].value("perfect_subjects", false), path.find("perfect") != std::string::npos);
+      while (std::getline(in, line)) {
+        const auto j = nlohmann::json::parse(line);
+        out[j["view"].get<int64_t>()] = j["methods"][0]["mapper"]["program"].get<std::string>();
+      }
+      return out;
+    };
+    const auto plain_programs = programs_of(plain), perfect_programs = programs_of(perfect);
+    auto db = Corpus::open(corpus, /*create=*/false, /*readonly=*/true);
+    const std::vector<MapperExample> tests = load_examples(*db, c, "test", /*keep_subjects=*/true);
+    ASSERT_FALSE(tests.empty());
+    EXPECT_EQ(plain_programs.size(), tests.size());
+    EXPECT_EQ(perfect_programs.size(), tests.size());
+    int same_input = 0;
+    for (const MapperExample& e : tests) {
+      const BehaviourInput own = program_behaviour(*language_by_name("rasp").detokenize(e.sampled), e.subject->domain, c.features);
+      ASSERT_EQ(own.io.size(), e.input.functional.behaviour.io.size());
+      if (own.io != e.input.functional.behaviour.io) continue;
+      ++same_input;
+      EXPECT_EQ(perfect_programs.at(e.view_id), plain_programs.at(e.view_id)) << "view " << e.view_id;
+    }
+    EXPECT_GT(same_input, 0) << "no subject is perfect on the probe set: the check above checked nothing";
   }
   // Sampled targets, and a resume that would change them, refused.
   ASSERT_EQ(modelmap(train + "--epochs 1 --target sampled -o " + dir + "/s.pt").exit_code, 0);

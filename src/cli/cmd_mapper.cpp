@@ -194,6 +194,10 @@ Command add_eval_command(CLI::App& root) {
       ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
   app->add_option("--repair-seconds", o->e.repair_seconds, "repair budget per view: seconds")->check(CLI::Range(0.0, 1e6));
   add_structural_flags(app, &o->e.repair_structural);
+  app->add_flag("--perfect-subjects", o->e.perfect_subjects,
+                "diagnostic, behaviour encoder: the mappers read each test program's own outputs (a perfectly trained "
+                "subject's, as --synthetic trains on) instead of the subject's; scores, fidelity and verification are "
+                "unchanged. What the subjects' imperfection costs is the difference");
   app->add_option("--inputs", o->e.inputs, "verification inputs: the whole domain, or a fixed sample of this many")
       ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
   app->add_option("--seed", o->e.seed, "sampling of candidates");

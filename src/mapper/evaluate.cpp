@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <nlohmann/json.hpp>
 
@@ -55,12 +56,17 @@ DecompileConfig pipeline_config(const EvalOptions& o, SearchKind search, int thr
 
 // Methods after greedy, from one verification of the proposals (the decompile pipeline): best of K (the
 // proposals verified), then repair and synthesis, each a search from that ranking.
+// `perfect` (eval --perfect-subjects), when given, is what a behaviour encoder reads instead of the subject's
+// outputs.
 Answers answer(Mapper& mapper, const SubjectModel& subject, const EvalOptions& o, const Behaviour* behaviour,
-               const HeadPatterns* heads, double behaviour_seconds, int threads, torch::Device device) {
+               const HeadPatterns* heads, double behaviour_seconds, int threads, torch::Device device,
+               const BehaviourInput* perfect) {
   const Language& lang = language_by_name(mapper->config().language);
   Answers a;
   auto t = Clock::now();
-  const EncoderInput in = encoder_input(subject, mapper->config());
+  EncoderInput in;
+  if (perfect && mapper->config().encoder == "behaviour") in.functional.behaviour = *perfect;
+  else in = encoder_input(subject, mapper->config());
   torch::NoGradGuard no_grad;
   const Memory memory = mapper->encode(collate({&in}, mapper->config(), device));
   const double encode_seconds = since(t);
@@ -142,6 +148,7 @@ nlohmann::json record_options(const EvalOptions& o) {
           {"synth", o.synth}, {"search_seconds", o.search_seconds}, {"search_expressions", o.search_expressions},
           {"search_memory_mb", o.search_memory_mb}, {"heads", o.heads},
           {"token_target", "reduced"}};  // token accuracy and exact match are against the reduced form
+  if (o.perfect_subjects) j["perfect_subjects"] = true;  // absent otherwise, so files from before it resume
   // RASP synthesis runs one search per thread: what it returns depends on the count, so a resumed run
   // must use the same one.
   if (o.synth) j["threads"] = o.threads;
@@ -267,6 +274,9 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
       throw Error("'" + o.floor + "' was trained on the split by " + floor->config().split + ", the mapper on the split by " +
                   config.split + ": their test splits differ");
   }
+  if (o.perfect_subjects && (!mapper || config.encoder != "behaviour"))
+    throw Error("--perfect-subjects replaces the subject outputs that a behaviour encoder reads: give a mapper trained with "
+                "--encoder behaviour" + (mapper ? " (this one's encoder is " + config.encoder + ")" : std::string()));
   const Language& lang = language_by_name(config.language);
   o.repair_structural = structural_repair(lang, o.repair_structural) ? 1 : 0;
   std::unique_ptr<Gpt2Bpe> bpe;
@@ -373,6 +383,8 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
     if (fresh) it->second = run_on(*lang.detokenize(e.sampled), inputs);
     Outputs predicted(inputs.size());
     parallel_for(inputs.size(), threads, [&](size_t i) { predicted[i] = subject_predict(subject, inputs[i]); });
+    std::optional<BehaviourInput> perfect;  // --perfect-subjects: the program's own outputs on the probe set
+    if (o.perfect_subjects) perfect = program_behaviour(*lang.detokenize(e.sampled), subject.domain, config.features);
     // The model's behaviour on the verification inputs: run once, shared by every candidate of both mappers.
     std::unique_ptr<Behaviour> behaviour;
     HeadPatterns heads;
@@ -390,7 +402,8 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
     nlohmann::json record = {{"view", e.view_id}, {"methods", nlohmann::json::array()}, {"repair_edits", 0}};
     for (size_t k = 0; k < r.methods.size(); ++k) record["methods"].push_back(nlohmann::json::object());
     if (mapper) {
-      const Answers m = answer(mapper, subject, o, behaviour.get(), &heads, behaviour_seconds, threads, device);
+      const Answers m = answer(mapper, subject, o, behaviour.get(), &heads, behaviour_seconds, threads, device,
+                                perfect ? &*perfect : nullptr);
       for (size_t k = 0; k < m.tokens.size(); ++k) {
         record["methods"][k]["mapper"] = score(m.tokens[k]);
         record["methods"][k]["seconds"] = m.seconds[k];
@@ -398,7 +411,8 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
       record["repair_edits"] = m.repair_edits;
     }
     if (floor) {
-      const Answers f = answer(floor, subject, o, behaviour.get(), &heads, behaviour_seconds, threads, device);
+      const Answers f = answer(floor, subject, o, behaviour.get(), &heads, behaviour_seconds, threads, device,
+                                perfect ? &*perfect : nullptr);
       for (size_t k = 0; k < f.tokens.size(); ++k) {
         record["methods"][k]["floor"] = score(f.tokens[k]);
         record["methods"][k]["floor_seconds"] = f.seconds[k];

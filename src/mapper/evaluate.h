@@ -33,6 +33,10 @@ struct EvalOptions {
   int64_t search_expressions = 200'000'000;
   int64_t search_memory_mb = 1024;
   bool heads = true;          // synthesis: the selectors the model's attention heads point at join the search
+  bool perfect_subjects = false;  // diagnostic, behaviour encoder: the mapper reads each test program's own
+                                  // outputs (what a perfectly trained subject would show; what --synthetic
+                                  // trains on) instead of its subject's; everything else, fidelity and
+                                  // verification included, still reads the subject
   uint64_t inputs = 10000;    // verification inputs: the domain, or a fixed sample of this many
   uint64_t seed = 1;          // sampling of candidates
   int limit = 0;              // score at most this many test views (0 = all)
