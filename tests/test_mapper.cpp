@@ -238,6 +238,47 @@ TEST(Mapper, ProbeSampleShowsKDistinctProbeInputsDrawnBySeedOrEvenlySpaced) {
   EXPECT_THROW(c.validate(), Error);
 }
 
+// --synthetic-noise's parts: the cells where two tables differ, and a table given errors at chosen cells —
+// exactly those that hold a position change, each to another value the table shows, drawn by the seed.
+TEST(Mapper, WrongCellsAndWithErrorsMoveExactlyTheCellsGiven) {
+  const int W = 3;
+  BehaviourInput t;  // 3 probe inputs of lengths 3, 2, 1: input ids, then output value ids
+  t.n = 3;
+  t.io = {1, 2, 3, 10, 11, 12,  //
+          2, 2, 0, 11, 11, 0,   //
+          3, 0, 0, 12, 0, 0};
+  EXPECT_TRUE(wrong_cells(t, t, W).empty());
+  BehaviourInput u = t;
+  u.io[0 * 2 * W + W + 1] = 12;  // cell (0, 1)
+  u.io[2 * 2 * W + W + 0] = 10;  // cell (2, 0)
+  EXPECT_EQ(wrong_cells(u, t, W), (std::vector<int32_t>{0 * W + 1, 2 * W + 0}));
+  BehaviourInput short_table = t;
+  short_table.n = 2;
+  short_table.io.resize(2 * 2 * W);
+  EXPECT_THROW(wrong_cells(short_table, t, W), Error);
+
+  const std::vector<int32_t> cells = {0 * W + 0, 1 * W + 1, 1 * W + 2 /* past the end */, 2 * W + 0};
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    Rng rng(seed);
+    const BehaviourInput e = with_errors(t, cells, W, rng);
+    ASSERT_EQ(e.n, t.n);
+    ASSERT_EQ(e.io.size(), t.io.size());
+    std::set<size_t> changed;
+    for (size_t i = 0; i < t.io.size(); ++i)
+      if (e.io[i] != t.io[i]) changed.insert(i);
+    EXPECT_EQ(changed, (std::set<size_t>{0 * 2 * W + W + 0, 1 * 2 * W + W + 1, 2 * 2 * W + W + 0})) << "seed " << seed;
+    for (size_t i : changed) EXPECT_TRUE(e.io[i] >= 10 && e.io[i] <= 12) << "a value the table shows";
+    Rng again(seed);
+    EXPECT_EQ(with_errors(t, cells, W, again).io, e.io) << "the same seed, the same errors";
+  }
+  BehaviourInput constant = t;  // one value everywhere: nothing to change it to
+  for (size_t s = 0; s < 3; ++s)
+    for (size_t k = 0; k < W; ++k)
+      if (constant.io[s * 2 * W + k] != 0) constant.io[s * 2 * W + W + k] = 11;
+  Rng rng(1);
+  EXPECT_EQ(with_errors(constant, cells, W, rng).io, constant.io);
+}
+
 TEST(Mapper, DecoderIsCausal) {
   torch::manual_seed(2);
   const MapperConfig c = small_config("invariant");
@@ -605,6 +646,18 @@ TEST(MapperCli, FunctionalEncodersTargetsAndSplits) {
     EXPECT_NE(u.err.find("unreduced.jsonl:1: not marked reduced"), std::string::npos) << u.err;
     const test::Ran other = modelmap(train + "--epochs 2 --encoder behaviour --synthetic " + unreduced + " -o " + dir + "/syn.pt");
     EXPECT_NE(other.err.find("another configuration"), std::string::npos) << other.err;
+    // --synthetic-noise: the train subjects' errors counted and recorded; a resume without it, and the flag
+    // without --synthetic, refused.
+    const test::Ran n = modelmap(train + "--epochs 1 --encoder behaviour --synthetic " + syn + " --synthetic-noise -o " + dir + "/noise.pt");
+    ASSERT_EQ(n.exit_code, 0) << n.err;
+    EXPECT_NE(n.err.find("synthetic noise: the errors of "), std::string::npos) << n.err;
+    EXPECT_TRUE(read_mapper_checkpoint(dir + "/noise.pt").config.synthetic_noise);
+    EXPECT_FALSE(c.synthetic_noise);
+    const test::Ran n2 = modelmap(train + "--epochs 2 --encoder behaviour --synthetic " + syn + " -o " + dir + "/noise.pt");
+    EXPECT_NE(n2.err.find("with real subjects' errors; this command asks for"), std::string::npos) << n2.err;
+    const test::Ran n3 = modelmap(train + "--epochs 1 --encoder behaviour --synthetic-noise -o " + dir + "/noise3.pt");
+    EXPECT_EQ(n3.exit_code, 2) << n3.err;
+    EXPECT_NE(n3.err.find("give --synthetic FILE too"), std::string::npos) << n3.err;
   }
   // A train prefix: one program of the train split; more than it holds is refused with one line.
   ASSERT_EQ(modelmap(train + "--epochs 1 --programs 1 -o " + dir + "/one.pt").exit_code, 0);

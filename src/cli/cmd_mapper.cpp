@@ -81,6 +81,10 @@ Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands) {
                     "behaviour: also train on these programs (a `modelmap sample --reduce --jsonl` file) as their own "
                     "behaviour, as a perfectly trained subject would show it; programs the test split holds are left out")
       ->check(CLI::ExistingFile);
+  train->add_flag("--synthetic-noise", o->synthetic_noise,
+                  "with --synthetic: at every step, each synthetic program's table gets the errors of a train subject drawn "
+                  "at random (the probe cells it gets wrong, each changed to another value the table shows), so that "
+                  "training sees imperfect subjects as evaluation does");
   train->add_option("--views", o->views,
                     "read at most this many views of each subject model, lowest ordinals first (0 = all); eval reads the "
                     "mapper's choice")

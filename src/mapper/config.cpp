@@ -21,6 +21,7 @@ std::string MapperConfig::to_json() const {
                         {"example_layers", example_layers}, {"probe_sample", probe_sample},
                         {"io_pairs", io_pairs},
                         {"synthetic", synthetic},     {"synthetic_programs", synthetic_programs},
+                        {"synthetic_noise", synthetic_noise},
                         {"features", nlohmann::json::parse(features.to_json())}}
       .dump();
 }
@@ -51,6 +52,7 @@ MapperConfig MapperConfig::from_json(const std::string& text) {
     c.io_pairs = j.value("io_pairs", false);
     c.synthetic = j.value("synthetic", std::string());
     c.synthetic_programs = j.value("synthetic_programs", int64_t{0});
+    c.synthetic_noise = j.value("synthetic_noise", false);
     c.features = FeatureSpec::from_json(j.at("features").dump());
     c.validate();
     return c;
@@ -79,6 +81,8 @@ void MapperConfig::validate() const {
     throw Error("--synthetic trains on programs' own behaviour, which only the behaviour encoder reads (the " + encoder +
                 " encoder reads " + (encoder == "probe" ? "the subject's internals too" : "weights") +
                 "): use --encoder behaviour, and --no-weights with it for the floor");
+  if (synthetic_noise && synthetic.empty())
+    throw Error("--synthetic-noise gives the synthetic programs' tables the errors of real subjects: give --synthetic FILE too");
   if (!functional && (example_layers > 0 || probe_sample > 0 || io_pairs))
     throw Error("--example-layers, --probe-sample and --io-pairs shape how the behaviour and probe encoders read the probe "
                 "inputs; the " + encoder + " encoder reads none");

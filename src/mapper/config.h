@@ -50,6 +50,9 @@ struct MapperConfig {
   std::string synthetic;              // behaviour: the file of subject-less programs also trained on (its
                                       // name; "" none; mapper train --synthetic, data.h load_synthetic)
   int64_t synthetic_programs = 0;     // how many of them were trained on (after the test split's were left out)
+  bool synthetic_noise = false;       // each synthetic table, at every step, given the errors of a train subject
+                                      // drawn at random (its wrong cells on the probe set; mapper/data.h
+                                      // with_errors), so that imperfect subjects are what training shows too
   FeatureSpec features;               // encoder input sizes, fixed from the training corpus
 
   std::string to_json() const;

@@ -199,6 +199,45 @@ SyntheticSet load_synthetic(const std::string& path, const MapperConfig& config,
   return out;
 }
 
+std::vector<int32_t> wrong_cells(const BehaviourInput& subject, const BehaviourInput& program, int max_len) {
+  const size_t W = static_cast<size_t>(max_len);
+  if (subject.n != program.n || subject.io.size() != program.io.size() || subject.io.size() != static_cast<size_t>(subject.n) * 2 * W)
+    throw Error("a subject's table and its program's are not of one probe set (" + std::to_string(subject.n) + " and " +
+                std::to_string(program.n) + " probe inputs)");
+  std::vector<int32_t> out;
+  for (size_t s = 0; s < static_cast<size_t>(subject.n); ++s)
+    for (size_t k = 0; k < W; ++k)
+      if (subject.io[s * 2 * W + W + k] != program.io[s * 2 * W + W + k]) out.push_back(static_cast<int32_t>(s * W + k));
+  return out;
+}
+
+BehaviourInput with_errors(const BehaviourInput& table, const std::vector<int32_t>& cells, int max_len, Rng& rng) {
+  const size_t W = static_cast<size_t>(max_len);
+  BehaviourInput out = table;
+  if (cells.empty()) return out;
+  std::vector<int16_t> shown;  // the values the table shows, each once
+  for (size_t s = 0; s < static_cast<size_t>(table.n); ++s)
+    for (size_t k = 0; k < W; ++k)
+      if (table.io[s * 2 * W + k] != 0) shown.push_back(table.io[s * 2 * W + W + k]);
+  std::sort(shown.begin(), shown.end());
+  shown.erase(std::unique(shown.begin(), shown.end()), shown.end());
+  if (shown.size() < 2) return out;
+  for (int32_t cell : cells) {
+    const size_t s = static_cast<size_t>(cell) / W, k = static_cast<size_t>(cell) % W;
+    if (cell < 0 || s >= static_cast<size_t>(table.n) || table.io[s * 2 * W + k] == 0) continue;
+    int16_t& v = out.io[s * 2 * W + W + k];
+    const size_t at = static_cast<size_t>(std::lower_bound(shown.begin(), shown.end(), v) - shown.begin());
+    if (at == shown.size() || shown[at] != v) {  // a value at no position (not reached: every cell here has one)
+      v = shown[rng.index(shown.size())];
+      continue;
+    }
+    size_t pick = rng.index(shown.size() - 1);  // any shown value but the true one
+    if (pick >= at) ++pick;
+    v = shown[pick];
+  }
+  return out;
+}
+
 int longest_target(const std::vector<MapperExample>& examples) {
   size_t n = 0;
   for (const auto& e : examples) n = std::max(n, e.target.size());

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/domain.h"
+#include "core/rng.h"
 #include "mapper/config.h"
 
 namespace mm {
@@ -63,6 +64,16 @@ struct SyntheticSet {
 };
 SyntheticSet load_synthetic(const std::string& path, const MapperConfig& config, const InputDomain& domain,
                             const std::set<std::string>& excluded);
+
+// Subjects' errors, for `mapper train --synthetic-noise`. A cell is one output position of one probe input,
+// numbered s * max_len + k (probe input s, position k), in BehaviourInput's layout.
+// The cells where a subject's table differs from its program's own (program_behaviour on the same probe
+// set): what it gets wrong. Throws mm::Error when the two tables are not of one probe set.
+std::vector<int32_t> wrong_cells(const BehaviourInput& subject, const BehaviourInput& program, int max_len);
+// `table` with the output value of each of `cells` that holds a position (an input token there) changed to
+// another value the table shows at some position, drawn by `rng`; input tokens, and cells past an input's
+// end, as they were. A table that shows one value only is returned unchanged.
+BehaviourInput with_errors(const BehaviourInput& table, const std::vector<int32_t>& cells, int max_len, Rng& rng);
 
 // The longest target (tokens + <eos>) among examples.
 int longest_target(const std::vector<MapperExample>& examples);

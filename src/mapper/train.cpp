@@ -60,14 +60,26 @@ struct BatchResult {
 };
 
 // `step` >= 0 (training): a subject's probe sample (config.probe_sample) is drawn afresh, by the step and
-// the view alone, so that every rank of a data-parallel job draws what one process would.
+// the view alone, so that every rank of a data-parallel job draws what one process would; so are, with
+// `errors` (--synthetic-noise: the train subjects' wrong cells), the errors a synthetic table is given.
 BatchResult run_batch(Mapper& mapper, const std::vector<const MapperExample*>& batch, torch::Device device,
-                      int64_t step = -1, uint64_t seed = 0) {
+                      int64_t step = -1, uint64_t seed = 0, const std::vector<std::vector<int32_t>>* errors = nullptr) {
   std::vector<const EncoderInput*> inputs;
   std::vector<uint64_t> seeds;
+  std::vector<EncoderInput> noisy;  // the synthetic tables with errors (reserved: the pointers stay valid)
+  noisy.reserve(batch.size());
   for (const auto* e : batch) {
-    inputs.push_back(&e->input);
     seeds.push_back((seed * 1000003 + static_cast<uint64_t>(step)) * 2654435761ULL + static_cast<uint64_t>(e->view_id));
+    if (step >= 0 && errors && !errors->empty() && e->view_id < 0) {
+      Rng rng(seeds.back() ^ 0x9e3779b97f4a7c15ULL);
+      EncoderInput in;
+      in.functional.behaviour = with_errors(e->input.functional.behaviour, (*errors)[rng.index(errors->size())],
+                                            mapper->config().features.max_len, rng);
+      noisy.push_back(std::move(in));
+      inputs.push_back(&noisy.back());
+    } else {
+      inputs.push_back(&e->input);
+    }
   }
   const TokenBatch t = token_batch(batch, device);
   const auto logits = mapper->decode(
@@ -136,6 +148,7 @@ MapperConfig requested_config(const MapperTrainConfig& c, const std::string& lan
   m.probe_sample = c.probe_sample;
   m.io_pairs = c.io_pairs;
   m.synthetic = basename(c.synthetic);
+  m.synthetic_noise = c.synthetic_noise;
   return m;
 }
 
@@ -151,7 +164,8 @@ std::string describe_choices(const MapperConfig& c) {
          (c.example_layers ? ", " + std::to_string(c.example_layers) + " example layers" : "") +
          (c.probe_sample ? ", " + std::to_string(c.probe_sample) + " probe inputs a subject" : "") +
          (c.io_pairs ? ", input/output pairs embedded" : "") +
-         (c.synthetic.empty() ? "" : ", synthetic programs from " + c.synthetic);
+         (c.synthetic.empty() ? "" : ", synthetic programs from " + c.synthetic) +
+         (c.synthetic_noise ? " with real subjects' errors" : "");
 }
 
 // What every rank of a job must agree on: the settings that shape the result, and the data.
@@ -276,6 +290,25 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
         << " left out: the test split's)\n";
     for (MapperExample& e : s.examples) train.push_back(std::move(e));
   }
+  // --synthetic-noise: what each real train subject gets wrong on the probe set, to give synthetic tables.
+  std::vector<std::vector<int32_t>> subject_errors;
+  if (config.synthetic_noise) {
+    const Language& lang = language_by_name(language);
+    const InputDomain domain = corpus_domain(*corpus, language);
+    int64_t cells = 0, perfect = 0;
+    for (const MapperExample& e : train) {
+      if (e.view_id < 0) continue;
+      const BehaviourInput own = program_behaviour(*lang.detokenize(e.sampled), domain, config.features);
+      subject_errors.push_back(wrong_cells(e.input.functional.behaviour, own, config.features.max_len));
+      cells += static_cast<int64_t>(subject_errors.back().size());
+      perfect += subject_errors.back().empty();
+    }
+    if (subject_errors.empty())
+      throw Error("--synthetic-noise draws the errors of the corpus's train subjects; '" + tc.corpus + "' has none in its train split");
+    log << "synthetic noise: the errors of " << subject_errors.size() << " train subjects (" << perfect
+        << " perfect on the probe set; " << static_cast<double>(cells) / static_cast<double>(subject_errors.size())
+        << " wrong cells a subject on average)\n";
+  }
   if (train.empty() && holdout.empty())
     throw Error("'" + tc.corpus + "' has no learned " + language + " views in its train split");
   if (train.empty())
@@ -361,7 +394,7 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
       for (auto& group : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
       opt.zero_grad();
       if (!dist) {
-        const BatchResult r = run_batch(mapper, batches[b], device, step, tc.seed);
+        const BatchResult r = run_batch(mapper, batches[b], device, step, tc.seed, &subject_errors);
         r.loss.backward();
         loss_sum += r.loss.item<double>() * static_cast<double>(r.tokens);
         token_sum += r.tokens;
@@ -372,7 +405,7 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
         const auto mine = share_of(batches[b], dc.rank, dc.world);
         BatchResult r;
         if (!mine.empty()) {
-          r = run_batch(mapper, mine, device, step, tc.seed);
+          r = run_batch(mapper, mine, device, step, tc.seed, &subject_errors);
           (r.loss * static_cast<double>(r.tokens)).backward();
         }
         std::vector<torch::Tensor> sums;  // every gradient (reduced in place), then [loss sum, tokens]

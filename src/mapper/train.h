@@ -39,6 +39,7 @@ struct MapperTrainConfig {
   bool io_pairs = false;             // behaviour, probe: embed each position's (input, output) pair too (config.h)
   std::string synthetic;             // behaviour: a `sample --reduce --jsonl` file of programs trained on as
                                      // their own behaviour, beside the corpus's subjects (data.h)
+  bool synthetic_noise = false;      // their tables given a random train subject's errors at every step (config.h)
   int views = 0;                     // at most this many views of each model (lowest ordinals; 0 = all)
   int64_t programs = 0;              // train on the first this many programs of the train split, in id
                                      // order (0 = all): the scaling curve's corpus sizes, one test split
