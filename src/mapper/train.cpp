@@ -170,7 +170,9 @@ std::string describe_choices(const MapperConfig& c) {
 
 // What every rank of a job must agree on: the settings that shape the result, and the data.
 std::string training_settings(const MapperTrainConfig& c) {
-  return basename(c.corpus) + " " + describe_choices(requested_config(c, c.language)) + "; epochs " + std::to_string(c.epochs) +
+  MapperConfig m = requested_config(c, c.language);
+  if (c.language.empty()) m.language = "(the corpus's language)";  // not MapperConfig's default
+  return basename(c.corpus) + " " + describe_choices(m) + "; epochs " + std::to_string(c.epochs) +
          " patience " + std::to_string(c.patience) + " batch " + std::to_string(c.batch) + " lr " + std::to_string(c.lr) +
          " wd " + std::to_string(c.weight_decay) + " schedule " + c.lr_schedule + " seed " + std::to_string(c.seed);
 }
