@@ -226,11 +226,8 @@ BehaviourInput with_errors(const BehaviourInput& table, const std::vector<int32_
     const size_t s = static_cast<size_t>(cell) / W, k = static_cast<size_t>(cell) % W;
     if (cell < 0 || s >= static_cast<size_t>(table.n) || table.io[s * 2 * W + k] == 0) continue;
     int16_t& v = out.io[s * 2 * W + W + k];
+    // The cell holds a position, so its value is among `shown`: at its index.
     const size_t at = static_cast<size_t>(std::lower_bound(shown.begin(), shown.end(), v) - shown.begin());
-    if (at == shown.size() || shown[at] != v) {  // a value at no position (not reached: every cell here has one)
-      v = shown[rng.index(shown.size())];
-      continue;
-    }
     size_t pick = rng.index(shown.size() - 1);  // any shown value but the true one
     if (pick >= at) ++pick;
     v = shown[pick];
