@@ -84,6 +84,67 @@ TEST_P(Grammar, DecodingFromRandomLogitsAlwaysParses) {
   EXPECT_GT(longest, 10u);
 }
 
+// Decoding held to a number of statements (Language::toward_statements, what `eval --statements` uses):
+// it never refuses the token a program of that many statements has next, and decoding from random logits
+// under it ends in a program that parses and has exactly that many (in the order written; canonical form
+// may merge two equal statements, never add one). list-Python counts no statements: nothing changes.
+TEST_P(Grammar, DecodingHeldToAStatementCountWritesThatMany) {
+  const Language& l = lang();
+  const auto& vocab = l.vocabulary();
+  Sampler sampler(l, SampleConfig{});
+  Rng rng(17);
+  for (int k = 0; k < trials(40); ++k) {
+    const auto program = sampler.next(rng);
+    const std::vector<std::string> tokens = l.spell(*program);
+    const int n = l.statement_count(tokens);
+    if (std::string(GetParam()) == "python") {
+      EXPECT_EQ(n, 0);
+    } else {
+      EXPECT_EQ(n, static_cast<int>(std::count(tokens.begin(), tokens.end(), "<sep>")));
+    }
+    for (size_t t = 0; t <= tokens.size(); ++t) {
+      const auto prefix = std::span(tokens).first(t);
+      const std::vector<int> allowed = l.next_token_ids(prefix);
+      const std::vector<int> held = l.toward_statements(prefix, allowed, std::max(n, 1));
+      ASSERT_FALSE(held.empty());
+      for (int id : held) EXPECT_TRUE(contains(allowed, id)) << "toward_statements only removes tokens";
+      const int want = t < tokens.size() ? static_cast<int>(std::find(vocab.begin(), vocab.end(), tokens[t]) - vocab.begin()) : 2;
+      EXPECT_TRUE(contains(held, want)) << "token " << t << " of a program of " << n << " statements\n" << program->text();
+    }
+  }
+  if (std::string(GetParam()) == "python") return;
+  int restricted = 0;  // decodings whose free choice would have had another count
+  for (int k = 0; k < trials(200); ++k) {
+    const int want = 1 + k % 8;
+    std::vector<std::string> seq;
+    bool differs = false;
+    for (;;) {
+      const std::vector<int> allowed = l.next_token_ids(seq);
+      const std::vector<int> held = l.toward_statements(seq, allowed, want);
+      ASSERT_FALSE(held.empty()) << "dead end after " << seq.size() << " tokens";
+      differs |= held != allowed;
+      int best = -1;
+      double best_logit = -1e9;
+      for (int id : held) {
+        const double logit = rng.uniform01() * 4 - 2 + (id == 2 ? 0.5 : 0.0);
+        if (logit > best_logit) best_logit = logit, best = id;
+      }
+      if (best == 2) break;
+      seq.push_back(vocab[static_cast<size_t>(best)]);
+      ASSERT_LT(seq.size(), 2000u) << "decoding did not end";
+    }
+    restricted += differs;
+    EXPECT_EQ(l.statement_count(seq), want);
+    try {
+      const auto p = l.detokenize(seq);
+      EXPECT_LE(l.statement_count(l.spell(*p)), want);
+    } catch (const ParseError& e) {
+      ADD_FAILURE() << "a decoded sequence did not parse: " << e.what();
+    }
+  }
+  EXPECT_GT(restricted, trials(200) / 2);  // the constraint did act
+}
+
 TEST_P(Grammar, APrefixThatBeginsNoProgramIsRefused) {
   const Language& l = lang();
   const std::vector<std::string> bad = {"return", "return"};

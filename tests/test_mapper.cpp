@@ -1115,6 +1115,74 @@ namespace mm {
 
 // `eval --shard i/N --views-file` as a job array, then `eval --merge`: the same report as one evaluation
 // (seconds aside); a missing shard and mismatched options refused.
+// `mapper statements` gives a trained mapper a statement head without changing the rest of it (greedy
+// decoding without the head writes what the mapper did); `eval --statements head` holds greedy decoding to
+// the count the head predicts, exactly what decode_program under that count writes, with that many
+// statements; `--statements oracle` to the target's own count; a mapper without a head is refused.
+TEST(MapperCli, StatementHeadHoldsGreedyDecodingToTheCountItPredicts) {
+  const std::string dir = fresh_dir("statements");
+  const std::string corpus = dir + "/c.sqlite", m = dir + "/m.pt", h = dir + "/h.pt";
+  ASSERT_EQ(build_tiny_corpus(corpus).exit_code, 0);
+  ASSERT_EQ(modelmap("mapper train --corpus " + corpus + " --d-model 32 --threads 1 --epochs 2 --encoder behaviour "
+                     "--order output-first -o " + m).exit_code, 0);
+  const test::Ran st = modelmap("mapper statements --mapper " + m + " --corpus " + corpus + " --epochs 5 --threads 1 -o " + h);
+  ASSERT_EQ(st.exit_code, 0) << st.err;
+  EXPECT_NE(st.out.find("statement head trained"), std::string::npos) << st.out;
+  EXPECT_NE(st.err.find("epoch 5/5: train loss"), std::string::npos) << st.err;
+  const MapperConfig hc = read_mapper_checkpoint(h).config;
+  EXPECT_GT(hc.statement_classes, 2);
+  EXPECT_EQ(read_mapper_checkpoint(m).config.statement_classes, 0);
+  EXPECT_EQ(read_mapper_checkpoint(h).epochs.size(), read_mapper_checkpoint(m).epochs.size());
+
+  auto programs_of = [](const std::string& path) {
+    std::map<int64_t, std::string> out;
+    std::istringstream in(test::slurp(path));
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) {
+      const auto j = nlohmann::json::parse(line);
+      out[j["view"].get<int64_t>()] = j["methods"][0]["mapper"]["program"].get<std::string>();
+    }
+    return out;
+  };
+  const std::string eval = "eval --corpus " + corpus + " --threads 1 --views-file " + dir;
+  ASSERT_EQ(modelmap(eval + "/m.jsonl --mapper " + m).exit_code, 0);
+  ASSERT_EQ(modelmap(eval + "/h.jsonl --mapper " + h).exit_code, 0);
+  EXPECT_EQ(programs_of(dir + "/m.jsonl"), programs_of(dir + "/h.jsonl")) << "the head leaves the rest of the mapper as it was";
+  const test::Ran held = modelmap(eval + "/held.jsonl --mapper " + h + " --statements head");
+  ASSERT_EQ(held.exit_code, 0) << held.err;
+  const test::Ran oracle = modelmap(eval + "/oracle.jsonl --mapper " + m + " --statements oracle");
+  ASSERT_EQ(oracle.exit_code, 0) << oracle.err;
+  const test::Ran no_head = modelmap(eval + "/x.jsonl --mapper " + m + " --statements head");
+  EXPECT_EQ(no_head.exit_code, 2);
+  EXPECT_NE(no_head.err.find("has no statement head"), std::string::npos) << no_head.err;
+  EXPECT_EQ(modelmap("mapper statements --mapper " + m + " --corpus " + corpus + " -o " + m).exit_code, 2);
+
+  // The same decoding in-process: the head's count, decode_program held to it.
+  Mapper mapper = load_mapper(h, "rasp", torch::kCPU);
+  const Language& rasp = language_by_name("rasp");
+  const Language& written = written_language(mapper->config());
+  auto db = Corpus::open(corpus, /*create=*/false, /*readonly=*/true);
+  const std::vector<MapperExample> tests = load_examples(*db, mapper->config(), "test");
+  ASSERT_FALSE(tests.empty());
+  const auto held_programs = programs_of(dir + "/held.jsonl"), oracle_programs = programs_of(dir + "/oracle.jsonl");
+  for (const MapperExample& e : tests) {
+    torch::NoGradGuard no_grad;
+    const Memory memory = mapper->encode(collate({&e.input}, mapper->config(), torch::kCPU));
+    const int k = mapper->predicted_statements(memory)[0];
+    EXPECT_GE(k, 1);
+    const std::vector<Decoded> d = decode_program(mapper, memory, 1, k);
+    ASSERT_EQ(d.size(), 1u);
+    EXPECT_EQ(held_programs.at(e.view_id), join_tokens(d[0].tokens));
+    // That many statements as written (canonical form may merge two equal ones).
+    EXPECT_LE(written.statement_count(written.spell(*rasp.detokenize(d[0].tokens))), k);
+    std::vector<std::string> oracle_tokens;
+    std::istringstream words(oracle_programs.at(e.view_id));
+    for (std::string w; words >> w;) oracle_tokens.push_back(w);
+    EXPECT_LE(rasp.statement_count(oracle_tokens), rasp.statement_count(e.reduced)) << oracle_programs.at(e.view_id);
+  }
+}
+
 TEST(MapperCli, EvalShardsMergeToTheWholeEvaluation) {
   const std::string dir = fresh_dir("shards");
   const std::string corpus = dir + "/c.sqlite";

@@ -110,6 +110,25 @@ Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands) {
   train->add_option("--device", o->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   train->add_option("--threads", o->threads, "torch threads (0 = torch's default)")->check(CLI::Range(0, 1024));
   subcommands.push_back({train, [o] { return run_mapper_train(*o); }});
+
+  auto s = std::make_shared<StatementHeadConfig>();
+  CLI::App* st = mapper->add_subcommand(
+      "statements", "give a trained mapper a statement head: it predicts the program's number of statements, which "
+                    "`eval --statements head` holds greedy decoding to (RASP)");
+  st->add_option("--mapper", s->mapper, "the trained mapper (read, not changed)")->required()->check(CLI::ExistingFile);
+  st->add_option("--corpus", s->corpus, "the corpus it was trained on")->required()->check(CLI::ExistingFile);
+  st->add_option("-o,--out", s->out, "the mapper with its head (a new checkpoint)")->required();
+  st->add_option("--synthetic", s->synthetic, "the synthetic programs it was trained on (behaviour), also trained on here")
+      ->check(CLI::ExistingFile);
+  st->add_option("--synthetic-programs", s->synthetic_programs, "read the first this many lines of --synthetic")
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+  st->add_option("--epochs", s->epochs, "passes over the features (the one with the lowest held-out loss is kept)")
+      ->check(CLI::Range(1, 100000));
+  st->add_option("--lr", s->lr, "AdamW learning rate")->check(CLI::Range(1e-7, 0.5));
+  st->add_option("--seed", s->seed, "initialisation and shuffling");
+  st->add_option("--device", s->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  st->add_option("--threads", s->threads, "torch threads (0 = torch's default)")->check(CLI::Range(0, 1024));
+  subcommands.push_back({st, [s] { return run_mapper_statements(*s); }});
   return {mapper, [] { return 0; }};
 }
 
@@ -202,6 +221,11 @@ Command add_eval_command(CLI::App& root) {
                 "diagnostic, behaviour encoder: the mappers read each test program's own outputs (a perfectly trained "
                 "subject's, as --synthetic trains on) instead of the subject's; scores, fidelity and verification are "
                 "unchanged. What the subjects' imperfection costs is the difference");
+  app->add_option("--statements", o->e.statements,
+                  "hold the first method's decoding (mapper and floor alike) to a number of statements: the one each "
+                  "one's statement head predicts ('head'; `modelmap mapper statements`), or, a diagnostic, the target "
+                  "program's own ('oracle'). RASP")
+      ->check(CLI::IsMember({"head", "oracle"}));
   app->add_option("--inputs", o->e.inputs, "verification inputs: the whole domain, or a fixed sample of this many")
       ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
   app->add_option("--seed", o->e.seed, "sampling of candidates");

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "corpus/build.h"
+#include "mapper/statements.h"
 #include "mapper/train.h"
 #include "mapper/evaluate.h"
 
@@ -20,6 +21,9 @@ int run_corpus_build(const BuildConfig& config, const std::string& out);
 
 // `modelmap mapper train`.
 int run_mapper_train(const MapperTrainConfig& config);
+
+// `modelmap mapper statements`.
+int run_mapper_statements(const StatementHeadConfig& config);
 
 struct DecompileOptions {
   std::string model;          // subject .safetensors

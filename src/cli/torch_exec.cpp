@@ -32,6 +32,7 @@ static int hand_over() {
 
 int run_corpus_build(const BuildConfig&, const std::string&) { return hand_over(); }
 int run_mapper_train(const MapperTrainConfig&) { return hand_over(); }
+int run_mapper_statements(const StatementHeadConfig&) { return hand_over(); }
 int run_decompile(const DecompileOptions&) { return hand_over(); }
 int run_eval(const EvalOptions&, const std::string&, const std::string&) { return hand_over(); }
 

@@ -171,6 +171,17 @@ int run_mapper_train(const MapperTrainConfig& config) {
   return 0;
 }
 
+int run_mapper_statements(const StatementHeadConfig& config) {
+  keep_freed_memory();
+  const StatementHeadReport r = train_statement_head(config, std::cerr);
+  std::printf("%s: statement head trained (%d classes; %lld train, %lld held-out, %lld test examples; epoch %d kept)\n"
+              "count exactly right: held-out %.1f%%, test %.1f%% (the most common count: %.1f%% of test)\n",
+              config.out.c_str(), r.classes, static_cast<long long>(r.train), static_cast<long long>(r.holdout),
+              static_cast<long long>(r.test), r.best_epoch, 100 * r.holdout_accuracy, 100 * r.test_accuracy,
+              100 * r.test_majority_accuracy);
+  return 0;
+}
+
 // The search `decompile` runs: --search, else --repair's, else the language's default.
 static SearchKind decompile_search(const DecompileOptions& o, const Language& lang) {
   if (!o.search.empty()) {

@@ -71,6 +71,21 @@ class Language {
   virtual const std::vector<std::string>& closing_preference() const = 0;
   virtual const std::vector<std::string>& openers() const = 0;
   virtual int closing_margin() const = 0;
+  // Decoding to a given size. statement_count: how many statements `tokens` (a program, in this
+  // language's order) has; 0 where the language does not count them (list-Python). toward_statements: of
+  // `allowed` (next_token_ids(prefix)), the tokens after which a program of exactly `statements` statements
+  // can still be finished; `allowed` itself where the language does not count statements or none of them
+  // keeps the count reachable (so a decoder always has a token to take).
+  virtual int statement_count(std::span<const std::string> tokens) const {
+    (void)tokens;
+    return 0;
+  }
+  virtual std::vector<int> toward_statements(std::span<const std::string> prefix, const std::vector<int>& allowed,
+                                             int statements) const {
+    (void)prefix;
+    (void)statements;
+    return allowed;
+  }
   // Repair's larger moves (src/decompile/repair.h): programs one structural step from `tokens` — e.g.
   // drop an operation, insert one, return an earlier value — each as canonical tokens with what the step
   // did. Empty where the language has none, or when `tokens` does not detokenize.

@@ -21,7 +21,7 @@ std::string MapperConfig::to_json() const {
                         {"example_layers", example_layers}, {"probe_sample", probe_sample},
                         {"io_pairs", io_pairs},
                         {"synthetic", synthetic},     {"synthetic_programs", synthetic_programs},
-                        {"synthetic_noise", synthetic_noise},
+                        {"synthetic_noise", synthetic_noise}, {"statement_classes", statement_classes},
                         {"features", nlohmann::json::parse(features.to_json())}}
       .dump();
 }
@@ -53,6 +53,7 @@ MapperConfig MapperConfig::from_json(const std::string& text) {
     c.synthetic = j.value("synthetic", std::string());
     c.synthetic_programs = j.value("synthetic_programs", int64_t{0});
     c.synthetic_noise = j.value("synthetic_noise", false);
+    c.statement_classes = j.value("statement_classes", 0);
     c.features = FeatureSpec::from_json(j.at("features").dump());
     c.validate();
     return c;
@@ -76,6 +77,7 @@ void MapperConfig::validate() const {
   if (max_tokens < 2 || max_tokens > 100000) throw Error("max_tokens must be in 2..100000");
   const bool functional = encoder == "behaviour" || encoder == "probe";
   if (example_layers < 0 || example_layers > 8) throw Error("example layers must be in 0..8");
+  if (statement_classes < 0 || statement_classes > 1024) throw Error("the statement head's classes must be in 0..1024");
   if (probe_sample < 0) throw Error("the probe sample must be 0 (all probe inputs) or more");
   if (!synthetic.empty() && encoder != "behaviour")
     throw Error("--synthetic trains on programs' own behaviour, which only the behaviour encoder reads (the " + encoder +

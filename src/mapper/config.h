@@ -53,6 +53,9 @@ struct MapperConfig {
   bool synthetic_noise = false;       // each synthetic table, at every step, given the errors of a train subject
                                       // drawn at random (its wrong cells on the probe set; mapper/data.h
                                       // with_errors), so that imperfect subjects are what training shows too
+  int statement_classes = 0;          // > 0: a statement head (`mapper statements`) predicts the target's
+                                      // number of statements, 0..statement_classes-1, from the decoder's first
+                                      // state and the pooled memory; decoding may be held to it (decode.h)
   FeatureSpec features;               // encoder input sizes, fixed from the training corpus
 
   std::string to_json() const;

@@ -149,15 +149,28 @@ InputDomain corpus_domain(Corpus& corpus, const std::string& language) {
   return subject_of_view(q.blob(1), q.int64(0)).domain;
 }
 
+void hold_out_tenth(std::vector<MapperExample> all, const MapperConfig& config, bool hold, std::vector<MapperExample>& fit,
+                    std::vector<MapperExample>& held_out) {
+  auto unit = [&](const MapperExample& e) { return config.split == "view" ? e.view_id : e.program_id; };
+  std::vector<int64_t> ids;
+  for (const MapperExample& e : all) ids.push_back(unit(e));
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  for (MapperExample& e : all) {
+    const auto rank = std::lower_bound(ids.begin(), ids.end(), unit(e)) - ids.begin();
+    (hold && rank % 10 == 0 ? held_out : fit).push_back(std::move(e));
+  }
+}
+
 SyntheticSet load_synthetic(const std::string& path, const MapperConfig& config, const InputDomain& domain,
-                            const std::set<std::string>& excluded) {
+                            const std::set<std::string>& excluded, int64_t limit) {
   const Language& lang = language_by_name(config.language);
   const Language& written = written_language(config);
   std::ifstream in(path);
   if (!in) throw Error("cannot read '" + path + "'");
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(std::move(line));
+    if (!line.empty() && (limit <= 0 || static_cast<int64_t>(lines.size()) < limit)) lines.push_back(std::move(line));
   if (lines.empty()) throw Error("'" + path + "' holds no programs");
   SyntheticSet out;
   Progress progress("synthetic programs", static_cast<int64_t>(lines.size()));

@@ -48,6 +48,12 @@ std::string view_split(const std::string& program_hash, int64_t model_seed, int6
 std::vector<MapperExample> load_examples(Corpus& corpus, const MapperConfig& config, const std::string& split,
                                          bool keep_subjects = false);
 
+// The train split's held-out tenth (what `mapper train` stops early by, and `mapper statements` checks its
+// head on): every tenth of its programs in id order, the first included (split by view, every tenth of its
+// views), into `held_out`, the rest into `fit`; with `hold` false, all into `fit`.
+void hold_out_tenth(std::vector<MapperExample> all, const MapperConfig& config, bool hold, std::vector<MapperExample>& fit,
+                    std::vector<MapperExample>& held_out);
+
 // The input domain of the corpus's first learned view of `language` (what its subjects were trained on).
 InputDomain corpus_domain(Corpus& corpus, const std::string& language);
 
@@ -62,8 +68,9 @@ struct SyntheticSet {
   std::vector<MapperExample> examples;
   int64_t excluded = 0;
 };
+// `limit` > 0 reads only the file's first `limit` lines.
 SyntheticSet load_synthetic(const std::string& path, const MapperConfig& config, const InputDomain& domain,
-                            const std::set<std::string>& excluded);
+                            const std::set<std::string>& excluded, int64_t limit = 0);
 
 // Subjects' errors, for `mapper train --synthetic-noise`. A cell is one output position of one probe input,
 // numbered s * max_len + k (probe input s, position k), in BehaviourInput's layout.

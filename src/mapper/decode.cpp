@@ -37,9 +37,10 @@ struct Allowed {
   std::vector<double> logprobs;
 };
 Allowed allowed_tokens(const Language& lang, const std::vector<std::string>& prefix, const torch::Tensor& row, int len,
-                       int max_tokens) {
+                       int max_tokens, int statements = 0) {
   Allowed a;
   a.ids = lang.next_token_ids(prefix);
+  if (statements > 0) a.ids = lang.toward_statements(prefix, a.ids, statements);
   if (len + lang.closing_margin() >= max_tokens) a.ids = closing_choice(lang, a.ids);
   const auto acc = row.accessor<float, 1>();
   double mx = -1e30;
@@ -59,7 +60,7 @@ std::vector<std::string> canonical_tokens(const MapperConfig& config, const Lang
 
 }  // namespace
 
-std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int beam) {
+std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int beam, int statements) {
   torch::NoGradGuard no_grad;
   const Language& lang = written_language(mapper->config());
   const auto& vocab = lang.vocabulary();
@@ -92,7 +93,7 @@ std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int be
     std::vector<Cand> cands;
     for (int64_t b = 0; b < B; ++b) {
       const Hyp& h = alive[static_cast<size_t>(b)];
-      const Allowed a = allowed_tokens(lang, tokens_of(h), logits[b], len, mapper->config().max_tokens);
+      const Allowed a = allowed_tokens(lang, tokens_of(h), logits[b], len, mapper->config().max_tokens, statements);
       for (size_t k = 0; k < a.ids.size(); ++k) cands.push_back({static_cast<size_t>(b), a.ids[k], h.logprob + a.logprobs[k]});
     }
     std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) { return a.logprob > b.logprob; });

@@ -20,8 +20,10 @@ struct Decoded {
 };
 
 // Up to `beam` finished sequences, best first, for the subject whose encoder memory is `memory` (batch
-// of one). Empty only when no sequence finished within the mapper's max_tokens.
-std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int beam);
+// of one). Empty only when no sequence finished within the mapper's max_tokens. With `statements` > 0,
+// decoding is also held to programs of that many statements (Language::toward_statements; a language that
+// does not count statements ignores it).
+std::vector<Decoded> decode_program(Mapper& mapper, const Memory& memory, int beam, int statements = 0);
 
 // `n` programs drawn independently from the same grammar-constrained distribution, its logits divided by
 // `temperature`, with `seed`; in the order drawn (a row that did not finish within max_tokens is dropped).

@@ -57,10 +57,10 @@ DecompileConfig pipeline_config(const EvalOptions& o, SearchKind search, int thr
 // Methods after greedy, from one verification of the proposals (the decompile pipeline): best of K (the
 // proposals verified), then repair and synthesis, each a search from that ranking.
 // `perfect` (eval --perfect-subjects), when given, is what a behaviour encoder reads instead of the subject's
-// outputs.
+// outputs. `statements` > 0 holds the first method's decoding to that many statements (eval --statements).
 Answers answer(Mapper& mapper, const SubjectModel& subject, const EvalOptions& o, const Behaviour* behaviour,
                const HeadPatterns* heads, double behaviour_seconds, int threads, torch::Device device,
-               const BehaviourInput* perfect) {
+               const BehaviourInput* perfect, int statements) {
   const Language& lang = language_by_name(mapper->config().language);
   Answers a;
   auto t = Clock::now();
@@ -70,7 +70,8 @@ Answers answer(Mapper& mapper, const SubjectModel& subject, const EvalOptions& o
   torch::NoGradGuard no_grad;
   const Memory memory = mapper->encode(collate({&in}, mapper->config(), device));
   const double encode_seconds = since(t);
-  const std::vector<Decoded> top = decode_program(mapper, memory, o.beam);
+  if (o.statements == "head") statements = mapper->predicted_statements(memory)[0];
+  const std::vector<Decoded> top = decode_program(mapper, memory, o.beam, statements);
   a.tokens.push_back(top.empty() ? std::vector<std::string>{} : top[0].tokens);
   a.seconds.push_back(since(t));
   if (o.candidates <= 1 && !o.synth) return a;
@@ -149,6 +150,7 @@ nlohmann::json record_options(const EvalOptions& o) {
           {"search_memory_mb", o.search_memory_mb}, {"heads", o.heads},
           {"token_target", "reduced"}};  // token accuracy and exact match are against the reduced form
   if (o.perfect_subjects) j["perfect_subjects"] = true;  // absent otherwise, so files from before it resume
+  if (!o.statements.empty()) j["statements"] = o.statements;  // likewise
   // RASP synthesis runs one search per thread: what it returns depends on the count, so a resumed run
   // must use the same one.
   if (o.synth) j["threads"] = o.threads;
@@ -274,6 +276,13 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
       throw Error("'" + o.floor + "' was trained on the split by " + floor->config().split + ", the mapper on the split by " +
                   config.split + ": their test splits differ");
   }
+  if (!o.statements.empty() && o.statements != "oracle" && o.statements != "head")
+    throw Error("--statements must be 'head' or 'oracle' (got '" + o.statements + "')");
+  if (!o.statements.empty() && !mapper) throw Error("--statements holds the mapper's decoding to a size: give --mapper");
+  if (o.statements == "head")
+    for (auto [m, path] : {std::pair{&mapper, o.mapper}, std::pair{&floor, o.floor}})
+      if (*m && (*m)->config().statement_classes <= 0)
+        throw Error("--statements head: '" + path + "' has no statement head (give it one with `modelmap mapper statements`)");
   if (o.perfect_subjects && (!mapper || config.encoder != "behaviour"))
     throw Error("--perfect-subjects replaces the subject outputs that a behaviour encoder reads: give a mapper trained with "
                 "--encoder behaviour" + (mapper ? " (this one's encoder is " + config.encoder + ")" : std::string()));
@@ -396,6 +405,8 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
       if (o.synth && o.heads && lang.name() == "rasp") heads = read_heads(subject, behaviour->inputs, threads);
       behaviour_seconds = since(t);
     }
+    // --statements oracle: the reduced target's count (the same in either token order).
+    const int statements = o.statements == "oracle" ? lang.statement_count(e.reduced) : 0;
     auto score = [&](const std::vector<std::string>& tokens) {
       return score_json(score_program(lang, tokens, e.reduced, inputs, it->second, predicted, bpe.get(), &e.sampled), tokens);
     };
@@ -403,7 +414,7 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
     for (size_t k = 0; k < r.methods.size(); ++k) record["methods"].push_back(nlohmann::json::object());
     if (mapper) {
       const Answers m = answer(mapper, subject, o, behaviour.get(), &heads, behaviour_seconds, threads, device,
-                                perfect ? &*perfect : nullptr);
+                                perfect ? &*perfect : nullptr, statements);
       for (size_t k = 0; k < m.tokens.size(); ++k) {
         record["methods"][k]["mapper"] = score(m.tokens[k]);
         record["methods"][k]["seconds"] = m.seconds[k];
@@ -412,7 +423,7 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
     }
     if (floor) {
       const Answers f = answer(floor, subject, o, behaviour.get(), &heads, behaviour_seconds, threads, device,
-                                perfect ? &*perfect : nullptr);
+                                perfect ? &*perfect : nullptr, statements);
       for (size_t k = 0; k < f.tokens.size(); ++k) {
         record["methods"][k]["floor"] = score(f.tokens[k]);
         record["methods"][k]["floor_seconds"] = f.seconds[k];

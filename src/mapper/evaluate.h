@@ -37,6 +37,10 @@ struct EvalOptions {
                                   // outputs (what a perfectly trained subject would show; what --synthetic
                                   // trains on) instead of its subject's; everything else, fidelity and
                                   // verification included, still reads the subject
+  std::string statements;     // the first method's number of statements: "" as the decoder writes it, or
+                              // held to the one the mapper's statement head predicts ("head"; the floor's
+                              // its own head's), or to "oracle" (diagnostic: the target's own count, for
+                              // the mapper and the floor alike — what knowing the program's size gives)
   uint64_t inputs = 10000;    // verification inputs: the domain, or a fixed sample of this many
   uint64_t seed = 1;          // sampling of candidates
   int limit = 0;              // score at most this many test views (0 = all)

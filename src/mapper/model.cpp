@@ -263,6 +263,10 @@ MapperImpl::MapperImpl(const MapperConfig& config) : config_(config) {
   norm_memory_ = register_parameter("norm_memory", torch::ones({d}));
   norm_final_ = register_parameter("norm_final", torch::ones({d}));
   lm_head_ = register_module("lm_head", no_bias(d, vocab_));
+  if (config_.statement_classes > 0) {
+    statement_in_ = register_module("statement_in", torch::nn::Linear(2 * d, d));
+    statement_out_ = register_module("statement_out", torch::nn::Linear(d, config_.statement_classes));
+  }
 }
 
 Memory MapperImpl::encode(const EncoderBatch& batch) {
@@ -375,6 +379,33 @@ torch::Tensor MapperImpl::relative_bias(int64_t first_query, int64_t t, torch::D
 }
 
 torch::Tensor MapperImpl::decode(const torch::Tensor& tokens, const Memory& memory) {
+  return lm_head_->forward(decoder_states(tokens, memory));  // (B, T, vocab)
+}
+
+torch::Tensor MapperImpl::statement_features(const Memory& memory) {
+  const int64_t B = memory.x.size(0);
+  const auto bos = torch::full({B, 1}, int64_t{kBosId}, torch::TensorOptions(torch::kInt64).device(memory.x.device()));
+  const auto first = decoder_states(bos, memory).select(1, 0);  // (B, d)
+  const auto m = memory.mask.unsqueeze(-1).to(memory.x.dtype());  // (B, S, 1)
+  const auto mean = (rms_norm(memory.x, norm_memory_) * m).sum(1) / m.sum(1).clamp_min(1);  // (B, d)
+  return torch::cat({first, mean}, 1);
+}
+
+torch::Tensor MapperImpl::statement_logits(const torch::Tensor& features) {
+  if (config_.statement_classes <= 0) throw Error("this mapper has no statement head (train one with `modelmap mapper statements`)");
+  return statement_out_->forward(torch::relu(statement_in_->forward(features)));
+}
+
+std::vector<int> MapperImpl::predicted_statements(const Memory& memory) {
+  const auto logits = statement_logits(statement_features(memory)).to(torch::kCPU);  // (B, classes)
+  // Counts from 1: a program has at least one statement.
+  const auto best = logits.slice(1, 1).argmax(1) + 1;
+  std::vector<int> out;
+  for (int64_t b = 0; b < best.size(0); ++b) out.push_back(static_cast<int>(best[b].item<int64_t>()));
+  return out;
+}
+
+torch::Tensor MapperImpl::decoder_states(const torch::Tensor& tokens, const Memory& memory) {
   const int64_t T = tokens.size(1);
   const auto device = tokens.device();
   const auto causal = torch::ones({T, T}, torch::TensorOptions(torch::kBool).device(device)).tril().view({1, 1, T, T});
@@ -389,7 +420,7 @@ torch::Tensor MapperImpl::decode(const torch::Tensor& tokens, const Memory& memo
     x = x + attend(y.cross_q, y.cross_k, y.cross_v, y.cross_o, rms_norm(x, y.norm_cross), mem, {}, mem_allowed, h);
     x = x + y.ff_out->forward(torch::relu(y.ff_in->forward(rms_norm(x, y.norm_ff))));
   }
-  return lm_head_->forward(rms_norm(x, norm_final_));  // (B, T, vocab)
+  return rms_norm(x, norm_final_);  // (B, T, d)
 }
 
 DecoderState MapperImpl::start(const Memory& memory) {

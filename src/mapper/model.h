@@ -68,6 +68,13 @@ class MapperImpl : public torch::nn::Module {
   // by all rows) or B, then step() with each position's token ids (B) -> next-token logits (B, vocab).
   DecoderState start(const Memory& memory);
   torch::Tensor step(const torch::Tensor& tokens, DecoderState& state);
+  // The statement head (config.statement_classes > 0; `mapper statements` trains it on a trained mapper,
+  // the rest frozen). What it reads of a memory: the decoder's state after <bos> (what the first token is
+  // chosen from) beside the memory's masked mean, (B, 2 d_model); its logits over counts (B, classes);
+  // and the count it predicts per row, the most likely of 1..classes-1.
+  torch::Tensor statement_features(const Memory& memory);
+  torch::Tensor statement_logits(const torch::Tensor& features);
+  std::vector<int> predicted_statements(const Memory& memory);
   const MapperConfig& config() const { return config_; }
 
  private:
@@ -109,6 +116,9 @@ class MapperImpl : public torch::nn::Module {
   std::vector<Layer> layers_;
   torch::Tensor norm_memory_, norm_final_;
   torch::nn::Linear lm_head_{nullptr};
+  torch::nn::Linear statement_in_{nullptr}, statement_out_{nullptr};  // statement_classes > 0
+  // The decoder's final states (normalised, before the vocabulary projection): (B, T, d).
+  torch::Tensor decoder_states(const torch::Tensor& tokens, const Memory& memory);
 };
 TORCH_MODULE(Mapper);
 

@@ -269,15 +269,7 @@ std::vector<EpochRecord> train_mapper(const MapperTrainConfig& tc, std::ostream&
       const int64_t last = programs[static_cast<size_t>(tc.programs - 1)];
       std::erase_if(all, [&](const MapperExample& e) { return e.program_id > last; });
     }
-    auto unit = [&](const MapperExample& e) { return config.split == "view" ? e.view_id : e.program_id; };
-    std::vector<int64_t> ids;
-    for (const MapperExample& e : all) ids.push_back(unit(e));
-    std::sort(ids.begin(), ids.end());
-    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-    for (MapperExample& e : all) {
-      const auto rank = std::lower_bound(ids.begin(), ids.end(), unit(e)) - ids.begin();
-      (tc.patience > 0 && rank % 10 == 0 ? holdout : train).push_back(std::move(e));
-    }
+    hold_out_tenth(std::move(all), config, tc.patience > 0, train, holdout);
   }
   const std::vector<MapperExample> test = load_examples(*corpus, config, "test");
   if (!tc.synthetic.empty()) {  // subject-less programs, never one the test split holds

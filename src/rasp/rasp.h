@@ -61,6 +61,16 @@ std::vector<std::string> tokenize_output_first(const Program& program);
 Program detokenize_output_first(std::span<const std::string> tokens);
 std::vector<std::string> next_tokens_output_first(std::span<const std::string> prefix);
 
+// Decoding to a given number of statements (Language::toward_statements): of `allowed` (what next_tokens,
+// or with `output_first` next_tokens_output_first, gives for `prefix`), the tokens after which a program of
+// exactly `statements` statements can still be finished; `allowed` itself where none can. Canonical
+// order: <eos> only after that many statements, no statement after them, no selector as the last one.
+// Output-first order, where the count is the number of variables mentioned: no new variable once there
+// are that many; a new one forced into the last operand slot of the last statement still to write while
+// there are fewer.
+std::vector<std::string> toward_statements(std::span<const std::string> prefix, const std::vector<std::string>& allowed,
+                                           int statements, bool output_first);
+
 // Programs one structural move away, each canonical, with what the move did: return an earlier s-op
 // ("output v2"), drop an operation so its readers read its input ("bypass v3 (its readers read v2)"), or
 // insert a Map after an s-op ("insert x+1 after v2"). Repair's moves beyond single tokens.

@@ -1,5 +1,7 @@
 // RASP behind the Language interface. Programs are held in canonical form, so text() and tokens() of one
 // program always agree and two spellings of one program are one program.
+#include <algorithm>
+
 #include "core/error.h"
 #include "rasp/rasp.h"
 
@@ -17,6 +19,19 @@ class RaspProgram final : public mm::Program {
  private:
   rasp::Program p_;
 };
+
+// Every statement ends in <sep>.
+int sep_count(std::span<const std::string> tokens) {
+  return static_cast<int>(std::count(tokens.begin(), tokens.end(), std::string("<sep>")));
+}
+
+// toward_statements (rasp.h) on token ids.
+std::vector<int> restricted(std::span<const std::string> prefix, const std::vector<int>& allowed, int statements, bool output_first) {
+  const auto& vocab = vocabulary();
+  std::vector<std::string> names;
+  for (int id : allowed) names.push_back(vocab[static_cast<size_t>(id)]);
+  return token_ids(vocab, toward_statements(prefix, names, statements, output_first));
+}
 
 class RaspLanguage final : public Language {
  public:
@@ -44,6 +59,11 @@ class RaspLanguage final : public Language {
   int closing_margin() const override { return 16; }
   std::vector<int> next_token_ids(std::span<const std::string> prefix) const override {
     return token_ids(vocabulary(), rasp::next_tokens(prefix));
+  }
+  int statement_count(std::span<const std::string> tokens) const override { return sep_count(tokens); }
+  std::vector<int> toward_statements(std::span<const std::string> prefix, const std::vector<int>& allowed,
+                                     int statements) const override {
+    return restricted(prefix, allowed, statements, /*output_first=*/false);
   }
   std::vector<StructuralEdit> structural_edits(std::span<const std::string> tokens) const override {
     return edits(tokens, /*reductions=*/false);
@@ -103,6 +123,11 @@ class RaspOutputFirst final : public Language {
     return o;
   }
   int closing_margin() const override { return 16 + 5 * kMaxStatements; }
+  int statement_count(std::span<const std::string> tokens) const override { return sep_count(tokens); }
+  std::vector<int> toward_statements(std::span<const std::string> prefix, const std::vector<int>& allowed,
+                                     int statements) const override {
+    return restricted(prefix, allowed, statements, /*output_first=*/true);
+  }
   std::vector<StructuralEdit> structural_edits(std::span<const std::string> tokens) const override {
     return respelled(rasp::language().structural_edits(canonical(tokens)));
   }

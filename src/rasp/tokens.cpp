@@ -559,4 +559,66 @@ std::vector<std::string> next_tokens_output_first(std::span<const std::string> p
   return next_tokens_in(prefix, true);
 }
 
+std::vector<std::string> toward_statements(std::span<const std::string> prefix, const std::vector<std::string>& allowed,
+                                           int statements, bool output_first) {
+  if (statements <= 0) return allowed;
+  size_t done = 0;  // tokens of the complete statements
+  int defined = 0;
+  for (size_t k = 0; k < prefix.size(); ++k)
+    if (prefix[k] == kSep) done = k + 1, ++defined;
+  const std::span<const std::string> tail = prefix.subspan(done);
+  auto without = [&](auto&& drop) {
+    std::vector<std::string> out;
+    for (const std::string& t : allowed)
+      if (!drop(t)) out.push_back(t);
+    return out.empty() ? allowed : out;
+  };
+  if (!output_first) {
+    if (!tail.empty()) return allowed;
+    if (defined >= statements) return without([](const std::string& t) { return t != "<eos>"; });
+    return without([&](const std::string& t) {
+      return t == "<eos>" || (defined + 1 == statements && t == op_name(Op::Select));  // a selector cannot end it
+    });
+  }
+  // Output-first: variables are numbered in order of first mention, v1 (the output) from the start.
+  auto var_number = [](const std::string& t) {  // v<k> -> k; 0 for any other token
+    if (t.size() < 2 || t.size() > 3 || t[0] != 'v' || t.find_first_not_of("0123456789", 1) != std::string::npos) return 0;
+    return std::stoi(t.substr(1));
+  };
+  int mentioned = 1;
+  for (const std::string& t : prefix) mentioned = std::max(mentioned, var_number(t));
+  const std::string fresh = var_token(mentioned);  // the next new variable
+  if (tail.empty()) {
+    if (mentioned < statements) return allowed;
+    // No new variable may be mentioned: an operation that reads a selector needs one mentioned already
+    // that it can read (one that does not depend on this statement).
+    return without([&](const std::string& t) {
+      if (t != op_name(Op::Aggregate) && t != op_name(Op::SelectorWidth)) return false;
+      std::vector<std::string> probe(prefix.begin(), prefix.end());
+      probe.insert(probe.end(), {t, std::string(encoding_name(Encoding::Categorical))});
+      std::vector<std::string> selectors;
+      try {
+        selectors = next_tokens_output_first(probe);
+      } catch (const ParseError&) {
+        return true;
+      }
+      return std::none_of(selectors.begin(), selectors.end(), [&](const std::string& s) { return var_number(s) > 0 && s != fresh; });
+    });
+  }
+  const bool operand_slot = std::any_of(allowed.begin(), allowed.end(), [&](const std::string& t) { return var_number(t) > 0; });
+  if (!operand_slot) return allowed;
+  if (mentioned >= statements) return without([&](const std::string& t) { return t == fresh; });
+  // Fewer mentioned than wanted: the last operand slot of the last statement to write must mention one more.
+  if (defined + 1 < mentioned) return allowed;  // others wait to be written, each with an operand slot
+  const bool unary = tail[0] == op_name(Op::Map) || tail[0] == op_name(Op::SelectorWidth);
+  int filled = 0;  // operand slots of this statement already filled
+  for (size_t k = 1; k < tail.size(); ++k) {
+    bool primitive = false;
+    for (Ref r : {kTokens, kIndices, kLength}) primitive |= tail[k] == primitive_name(r);
+    filled += primitive || var_number(tail[k]) > 0;
+  }
+  if ((unary ? 1 : 2) - filled - 1 > 0) return allowed;  // a later slot of this statement can
+  return without([&](const std::string& t) { return t != fresh; });
+}
+
 }  // namespace mm::rasp
