@@ -1119,6 +1119,7 @@ namespace mm {
 // decoding without the head writes what the mapper did); `eval --statements head` holds greedy decoding to
 // the count the head predicts, exactly what decode_program under that count writes, with that many
 // statements; `--statements oracle` to the target's own count; a mapper without a head is refused.
+// scripts/shift's position-wise token accuracy is eval's.
 TEST(MapperCli, StatementHeadHoldsGreedyDecodingToTheCountItPredicts) {
   const std::string dir = fresh_dir("statements");
   const std::string corpus = dir + "/c.sqlite", m = dir + "/m.pt", h = dir + "/h.pt";
@@ -1146,7 +1147,15 @@ TEST(MapperCli, StatementHeadHoldsGreedyDecodingToTheCountItPredicts) {
     return out;
   };
   const std::string eval = "eval --corpus " + corpus + " --threads 1 --views-file " + dir;
-  ASSERT_EQ(modelmap(eval + "/m.jsonl --mapper " + m).exit_code, 0);
+  ASSERT_EQ(modelmap(eval + "/m.jsonl --mapper " + m + " --json " + dir + "/m.json").exit_code, 0);
+  // scripts/shift recomputes eval's token accuracy from the views file (and what it adds beside it).
+  const test::Ran shift = test::run_shell("python3 " + kCases + "/../../scripts/shift " + corpus + " " + dir + "/m.jsonl");
+  ASSERT_EQ(shift.exit_code, 0) << shift.err;
+  char figure[32];
+  std::snprintf(figure, sizeof figure, "(position-wise) %.1f%%",
+                100 * nlohmann::json::parse(test::slurp(dir + "/m.json"))["mapper"]["all"]["token_accuracy"].get<double>());
+  EXPECT_NE(shift.out.find(figure), std::string::npos) << shift.out << " against eval's " << figure;
+  EXPECT_NE(shift.out.find("same number of statements"), std::string::npos) << shift.out;
   ASSERT_EQ(modelmap(eval + "/h.jsonl --mapper " + h).exit_code, 0);
   EXPECT_EQ(programs_of(dir + "/m.jsonl"), programs_of(dir + "/h.jsonl")) << "the head leaves the rest of the mapper as it was";
   const test::Ran held = modelmap(eval + "/held.jsonl --mapper " + h + " --statements head");
