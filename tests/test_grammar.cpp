@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
 
 #include "core/error.h"
 #include "core/language.h"
@@ -32,6 +33,27 @@ class Grammar : public ::testing::TestWithParam<const char*> {
 
 bool contains(const std::vector<int>& ids, int id) { return std::binary_search(ids.begin(), ids.end(), id); }
 
+// The decoder's loop with random logits: argmax over the tokens `allowed_after(seq)` gives, until <eos>,
+// into `seq`. Fails fatally at a dead end or past 2,000 tokens: call it under ASSERT_NO_FATAL_FAILURE.
+void decode_at_random(const Language& l, Rng& rng,
+                      const std::function<std::vector<int>(const std::vector<std::string>&)>& allowed_after,
+                      std::vector<std::string>& seq) {
+  seq.clear();
+  for (;;) {
+    const std::vector<int> allowed = allowed_after(seq);
+    ASSERT_FALSE(allowed.empty()) << "dead end after " << seq.size() << " tokens";
+    int best = -1;
+    double best_logit = -1e9;
+    for (int id : allowed) {
+      const double logit = rng.uniform01() * 4 - 2 + (id == 2 ? 0.5 : 0.0);  // a slight pull to stop
+      if (logit > best_logit) best_logit = logit, best = id;
+    }
+    if (best == 2) return;
+    seq.push_back(l.vocabulary()[static_cast<size_t>(best)]);
+    ASSERT_LT(seq.size(), 2000u) << "decoding did not end";
+  }
+}
+
 }  // namespace
 
 TEST_P(Grammar, EverySampledProgramIsAllowedTokenByToken) {
@@ -52,27 +74,14 @@ TEST_P(Grammar, EverySampledProgramIsAllowedTokenByToken) {
   }
 }
 
-// The decoder's loop with random logits: argmax over the allowed tokens only, until <eos>.
+// decode_at_random over the grammar's allowed tokens: every decoding ends in a program that parses.
 TEST_P(Grammar, DecodingFromRandomLogitsAlwaysParses) {
   const Language& l = lang();
-  const auto& vocab = l.vocabulary();
   Rng rng(11);
   size_t longest = 0;
   for (int k = 0; k < trials(300); ++k) {
     std::vector<std::string> seq;
-    for (;;) {
-      const std::vector<int> allowed = l.next_token_ids(seq);
-      ASSERT_FALSE(allowed.empty()) << "dead end after " << seq.size() << " tokens";
-      int best = -1;
-      double best_logit = -1e9;
-      for (int id : allowed) {
-        const double logit = rng.uniform01() * 4 - 2 + (id == 2 ? 0.5 : 0.0);  // a slight pull to stop
-        if (logit > best_logit) best_logit = logit, best = id;
-      }
-      if (best == 2) break;
-      seq.push_back(vocab[static_cast<size_t>(best)]);
-      ASSERT_LT(seq.size(), 2000u) << "decoding did not end";
-    }
+    ASSERT_NO_FATAL_FAILURE(decode_at_random(l, rng, [&](const std::vector<std::string>& s) { return l.next_token_ids(s); }, seq));
     longest = std::max(longest, seq.size());
     try {
       const auto p = l.detokenize(seq);
@@ -118,21 +127,12 @@ TEST_P(Grammar, DecodingHeldToAStatementCountWritesThatMany) {
     const int want = 1 + k % 8;
     std::vector<std::string> seq;
     bool differs = false;
-    for (;;) {
-      const std::vector<int> allowed = l.next_token_ids(seq);
-      const std::vector<int> held = l.toward_statements(seq, allowed, want);
-      ASSERT_FALSE(held.empty()) << "dead end after " << seq.size() << " tokens";
+    ASSERT_NO_FATAL_FAILURE(decode_at_random(l, rng, [&](const std::vector<std::string>& s) {
+      const std::vector<int> allowed = l.next_token_ids(s);
+      const std::vector<int> held = l.toward_statements(s, allowed, want);
       differs |= held != allowed;
-      int best = -1;
-      double best_logit = -1e9;
-      for (int id : held) {
-        const double logit = rng.uniform01() * 4 - 2 + (id == 2 ? 0.5 : 0.0);
-        if (logit > best_logit) best_logit = logit, best = id;
-      }
-      if (best == 2) break;
-      seq.push_back(vocab[static_cast<size_t>(best)]);
-      ASSERT_LT(seq.size(), 2000u) << "decoding did not end";
-    }
+      return held;
+    }, seq));
     restricted += differs;
     EXPECT_EQ(l.statement_count(seq), want);
     try {

@@ -169,8 +169,8 @@ SyntheticSet load_synthetic(const std::string& path, const MapperConfig& config,
   std::ifstream in(path);
   if (!in) throw Error("cannot read '" + path + "'");
   std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty() && (limit <= 0 || static_cast<int64_t>(lines.size()) < limit)) lines.push_back(std::move(line));
+  for (std::string line; (limit <= 0 || static_cast<int64_t>(lines.size()) < limit) && std::getline(in, line);)
+    if (!line.empty()) lines.push_back(std::move(line));
   if (lines.empty()) throw Error("'" + path + "' holds no programs");
   SyntheticSet out;
   Progress progress("synthetic programs", static_cast<int64_t>(lines.size()));

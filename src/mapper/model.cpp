@@ -397,9 +397,7 @@ torch::Tensor MapperImpl::statement_logits(const torch::Tensor& features) {
 }
 
 std::vector<int> MapperImpl::predicted_statements(const Memory& memory) {
-  const auto logits = statement_logits(statement_features(memory)).to(torch::kCPU);  // (B, classes)
-  // Counts from 1: a program has at least one statement.
-  const auto best = logits.slice(1, 1).argmax(1) + 1;
+  const auto best = predicted_counts(statement_logits(statement_features(memory)).to(torch::kCPU));
   std::vector<int> out;
   for (int64_t b = 0; b < best.size(0); ++b) out.push_back(static_cast<int>(best[b].item<int64_t>()));
   return out;
@@ -468,6 +466,10 @@ torch::Tensor MapperImpl::step(const torch::Tensor& tokens, DecoderState& s) {
 void DecoderState::reorder(const torch::Tensor& rows) {
   for (auto& t : self_k) t = t.index_select(0, rows);
   for (auto& t : self_v) t = t.index_select(0, rows);
+}
+
+torch::Tensor predicted_counts(const torch::Tensor& statement_logits) {
+  return statement_logits.slice(1, 1).argmax(1) + 1;
 }
 
 int64_t mapper_parameter_count(Mapper& m) {

@@ -122,6 +122,10 @@ class MapperImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Mapper);
 
+// The counts a statement head's logits (B, classes) predict: per row the most likely of 1..classes-1 (a
+// program has at least one statement), (B) int64.
+torch::Tensor predicted_counts(const torch::Tensor& statement_logits);
+
 int64_t mapper_parameter_count(Mapper& m);
 
 }  // namespace mm

@@ -43,9 +43,7 @@ torch::Tensor counts_of(const Language& lang, const std::vector<MapperExample>& 
 
 double accuracy(const torch::Tensor& logits, const torch::Tensor& labels) {
   if (labels.numel() == 0) return 0;
-  // As predicted_statements reads the head: the most likely count of 1 and up.
-  const auto predicted = logits.slice(1, 1).argmax(1) + 1;
-  return predicted.eq(labels).to(torch::kFloat64).mean().item<double>();
+  return predicted_counts(logits).eq(labels).to(torch::kFloat64).mean().item<double>();
 }
 
 }  // namespace
@@ -103,7 +101,6 @@ StatementHeadReport train_statement_head(const StatementHeadConfig& c, std::ostr
     for (auto& p : mapper->named_parameters())
       if (const auto* q = from.find(p.key())) p.value().copy_(*q);
   }
-  mapper->to(torch::kCPU);
   std::vector<torch::Tensor> head;
   for (auto& p : mapper->named_parameters())
     if (p.key().rfind("statement_", 0) == 0) head.push_back(p.value());

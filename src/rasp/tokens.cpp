@@ -236,6 +236,12 @@ const std::vector<std::string>& vocabulary() {
 
 namespace {
 
+// v<k> -> k (v0 -> 0, which names no variable); -1 for a token that is not spelled as a variable.
+int var_number(const std::string& t) {
+  if (t.size() < 2 || t.size() > 3 || t[0] != 'v' || t.find_first_not_of("0123456789", 1) != std::string::npos) return -1;
+  return std::stoi(t.substr(1));
+}
+
 // Output-first order's bookkeeping while reading: the variables mentioned so far (v1, the output, from the
 // start; a new one is always the next number), each with whether its first mention read it as a selector.
 struct Mentions {
@@ -289,9 +295,8 @@ Program read_statements(std::span<const std::string> tokens, Mentions* fwd = nul
     if (t) {
       for (Ref prim : {kTokens, kIndices, kLength})
         if (*t == primitive_name(prim)) r = prim;
-      if (t->size() > 1 && (*t)[0] == 'v' && t->find_first_not_of("0123456789", 1) == std::string::npos &&
-          t->size() <= 3) {
-        const int k = std::stoi(t->substr(1)) - 1;
+      if (const int number = var_number(*t); number >= 0) {
+        const int k = number - 1;
         if (fwd) {
           const int m = static_cast<int>(fwd->count());
           const int last = std::min(m + 1, kMaxStatements);
@@ -581,10 +586,6 @@ std::vector<std::string> toward_statements(std::span<const std::string> prefix, 
     });
   }
   // Output-first: variables are numbered in order of first mention, v1 (the output) from the start.
-  auto var_number = [](const std::string& t) {  // v<k> -> k; 0 for any other token
-    if (t.size() < 2 || t.size() > 3 || t[0] != 'v' || t.find_first_not_of("0123456789", 1) != std::string::npos) return 0;
-    return std::stoi(t.substr(1));
-  };
   int mentioned = 1;
   for (const std::string& t : prefix) mentioned = std::max(mentioned, var_number(t));
   const std::string fresh = var_token(mentioned);  // the next new variable
