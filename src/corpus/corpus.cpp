@@ -2,6 +2,7 @@
 #include "corpus/corpus.h"
 
 #include <filesystem>
+#include <sstream>
 
 #include "core/error.h"
 #include "core/hash.h"
@@ -61,6 +62,13 @@ std::string join_tokens(const std::vector<std::string>& tokens) {
   std::string s;
   for (const auto& t : tokens) s += (s.empty() ? "" : " ") + t;
   return s;
+}
+
+std::vector<std::string> split_tokens(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream words(text);
+  for (std::string t; words >> t;) out.push_back(t);
+  return out;
 }
 
 std::string split_of(const std::string& hash_hex) {

@@ -59,6 +59,8 @@ struct ModelRecord {
 
 // A program's canonical tokens as the corpus stores them: space-separated.
 std::string join_tokens(const std::vector<std::string>& tokens);
+// Its inverse: the whitespace-separated tokens of `text`.
+std::vector<std::string> split_tokens(const std::string& text);
 
 // "train" or "test" for a program hash: test when hash mod 5 == 0.
 std::string split_of(const std::string& hash_hex);

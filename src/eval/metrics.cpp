@@ -1,6 +1,8 @@
 // The report's metrics (see metrics.h).
 #include "eval/metrics.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "eval/gpt2_bpe.h"
 
@@ -8,6 +10,19 @@ namespace mm {
 
 double token_accuracy(const std::vector<std::string>& decoded, const std::vector<std::string>& target) {
   return token_accuracy_of(decoded, target);
+}
+
+double output_first_token_accuracy(const Language& lang, const std::vector<std::string>& decoded,
+                                   const std::vector<std::string>& target) {
+  const std::vector<std::string> orders = lang.orders();
+  if (std::find(orders.begin(), orders.end(), "output-first") == orders.end()) return -1;
+  const Language& spelled = lang.in_order("output-first");
+  std::vector<std::string> mine;
+  try {
+    mine = spelled.spell(*lang.detokenize(decoded));
+  } catch (const ParseError&) {
+  }
+  return token_accuracy_of(mine, spelled.spell(*lang.detokenize(target)));
 }
 
 Agreement count_agreement(const Outputs& mine, const Outputs& reference, const std::vector<Input>& inputs) {
@@ -31,6 +46,7 @@ ProgramScore score_program(const Language& lang, const std::vector<std::string>&
                            const std::vector<std::string>* sampled) {
   ProgramScore s;
   s.token_accuracy = token_accuracy(decoded, target);
+  s.output_first_token_accuracy = output_first_token_accuracy(lang, decoded, target);
   s.exact = decoded == target;
   if (sampled) {
     s.has_sampled = true;
@@ -60,6 +76,8 @@ void ScoreSummary::add(const ProgramScore& s) {
   ++n;
   token_accuracy += s.token_accuracy;
   if (s.bpe_token_accuracy >= 0) bpe_token_accuracy += s.bpe_token_accuracy, has_bpe = true;
+  if (s.output_first_token_accuracy >= 0)
+    output_first_token_accuracy += s.output_first_token_accuracy, has_output_first = true;
   exact += s.exact;
   if (s.has_sampled) sampled_token_accuracy += s.sampled_token_accuracy, sampled_exact += s.sampled_exact, has_sampled = true;
   parses += s.parses;
@@ -71,7 +89,7 @@ void ScoreSummary::add(const ProgramScore& s) {
 ScoreSummary ScoreSummary::mean() const {
   ScoreSummary m = *this;
   const double d = n ? static_cast<double>(n) : 1.0;
-  for (double* f : {&m.token_accuracy, &m.bpe_token_accuracy, &m.exact, &m.parses, &m.equivalent, &m.fidelity_position,
+  for (double* f : {&m.token_accuracy, &m.bpe_token_accuracy, &m.output_first_token_accuracy, &m.exact, &m.parses, &m.equivalent, &m.fidelity_position,
                     &m.fidelity_sequence, &m.sampled_token_accuracy, &m.sampled_exact})
     *f /= d;
   return m;

@@ -2,7 +2,8 @@
 // report's table. No torch.
 //   token accuracy (the paper's): positions where the decoded token equals the target's, over the
 //     target's length (a missing token counts as wrong); for list-Python also on GPT-2 BPE tokens of
-//     both printed programs. The target is the program's reduced form (core/reduce.h), the one a model's
+//     both printed programs, for RASP also on both programs spelled output first (the AST read from its
+//     root, breadth first: docs/languages.md), the spelling an output-first mapper writes. The target is the program's reduced form (core/reduce.h), the one a model's
 //     behaviour identifies; token accuracy and exact match against the sampled form are kept beside it;
 //   exact match: the same canonical token sequence;  parses: the tokens detokenize;
 //   functional equivalence: on every evaluation input the decoded program's output equals the true
@@ -37,6 +38,7 @@ Agreement count_agreement(const Outputs& mine, const Outputs& reference, const s
 struct ProgramScore {
   double token_accuracy = 0;
   double bpe_token_accuracy = -1;  // list-Python only
+  double output_first_token_accuracy = -1;  // a language with an output-first spelling (RASP) only
   bool exact = false;
   bool has_sampled = false;              // the two below were measured (against the sampled form)
   double sampled_token_accuracy = 0;
@@ -57,6 +59,12 @@ double token_accuracy_of(const std::vector<T>& decoded, const std::vector<T>& ta
   return static_cast<double>(same) / static_cast<double>(target.size());
 }
 
+// Position-wise token accuracy of two programs, given as canonical tokens, both spelled output first
+// (Language::in_order("output-first")); -1 where the language has no such spelling. A decoded sequence
+// that does not parse spells nothing (every target token counts as wrong).
+double output_first_token_accuracy(const Language& lang, const std::vector<std::string>& decoded,
+                                   const std::vector<std::string>& target);
+
 // `truth` = run_on(true program, inputs); `predicted` = the subject model's outputs on the same inputs.
 // `bpe` (may be null) adds the GPT-2 token accuracy of the printed programs; `sampled` (may be null), the
 // token accuracy and exact match against the program as sampled.
@@ -68,9 +76,9 @@ ProgramScore score_program(const Language& lang, const std::vector<std::string>&
 // Running sums of scores: one row of the report.
 struct ScoreSummary {
   int64_t n = 0;
-  double token_accuracy = 0, bpe_token_accuracy = 0, exact = 0, parses = 0, equivalent = 0, fidelity_position = 0,
+  double token_accuracy = 0, bpe_token_accuracy = 0, output_first_token_accuracy = 0, exact = 0, parses = 0, equivalent = 0, fidelity_position = 0,
          fidelity_sequence = 0, sampled_token_accuracy = 0, sampled_exact = 0;
-  bool has_bpe = false, has_sampled = false;
+  bool has_bpe = false, has_output_first = false, has_sampled = false;
   void add(const ProgramScore& s);
   ScoreSummary mean() const;  // every field divided by n
 };

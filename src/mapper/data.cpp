@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -113,14 +112,8 @@ std::vector<MapperExample> load_examples(Corpus& corpus, const MapperConfig& con
       continue;
     }
     e.params = q.int64(3);
-    auto split_words = [](const std::string& text) {
-      std::vector<std::string> out;
-      std::istringstream words(text);
-      for (std::string t; words >> t;) out.push_back(t);
-      return out;
-    };
-    e.sampled = split_words(q.text(4));
-    e.reduced = split_words(q.text(6));
+    e.sampled = split_tokens(q.text(4));
+    e.reduced = split_tokens(q.text(6));
     if (e.reduced.empty()) throw Error("view " + std::to_string(e.view_id) + ": its program has no reduced form in the corpus");
     e.tokens = config.target == "sampled" ? e.sampled : e.reduced;
     std::vector<std::string> spelled = e.tokens;

@@ -119,6 +119,7 @@ nlohmann::json score_json(const ProgramScore& s, const std::vector<std::string>&
                       {"parses", s.parses}, {"equivalent", s.equivalent}, {"fidelity_position", s.fidelity_position},
                       {"fidelity_sequence", s.fidelity_sequence}};
   if (s.bpe_token_accuracy >= 0) j["bpe_token_accuracy"] = s.bpe_token_accuracy;
+  if (s.output_first_token_accuracy >= 0) j["output_first_token_accuracy"] = s.output_first_token_accuracy;
   if (s.has_sampled) j["sampled_token_accuracy"] = s.sampled_token_accuracy, j["sampled_exact"] = s.sampled_exact;
   return j;
 }
@@ -127,6 +128,7 @@ ProgramScore score_of(const nlohmann::json& j) {
   ProgramScore s;
   s.token_accuracy = j.at("token_accuracy").get<double>();
   s.bpe_token_accuracy = j.value("bpe_token_accuracy", -1.0);
+  s.output_first_token_accuracy = j.value("output_first_token_accuracy", -1.0);
   s.exact = j.at("exact").get<bool>();
   if (j.contains("sampled_token_accuracy")) {
     s.has_sampled = true;
@@ -344,26 +346,36 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
   size_t resumed = 0;
   for (const MapperExample& e : test) resumed += views.find(e.view_id) != nullptr;
   if (resumed > 0 && o.merge.empty()) log << "resuming: " << resumed << " of " << test.size() << " views read back from '" << o.views_file << "'\n";
-  // A record summed into each method's table: the mapper's, the floor's, and the search alone's.
-  auto tally = [&](const nlohmann::json& record, const std::vector<std::string>& rows) {
+  // A record summed into each method's table: the mapper's, the floor's, and the search alone's. A record
+  // written before output-first token accuracy was measured gets it from its program and the view's target.
+  auto tally = [&](const nlohmann::json& record, const std::vector<std::string>& rows, const MapperExample& e) {
     const auto& methods = record.at("methods");
     if (methods.size() != r.methods.size()) throw Error("a record of view " + record.at("view").dump() + " has the wrong number of methods");
+    auto scored = [&](const nlohmann::json& j) {
+      ProgramScore s = score_of(j);
+      if (s.output_first_token_accuracy < 0)
+        s.output_first_token_accuracy = output_first_token_accuracy(lang, split_tokens(j.at("program").get<std::string>()), e.reduced);
+      return s;
+    };
     for (size_t k = 0; k < r.methods.size(); ++k) {
       MethodReport& method = r.methods[k];
       const auto& m = methods[k];
       if (mapper) {
-        for (const auto& row : rows) method.mapper[row].add(score_of(m.at("mapper")));
-        method.mapper_fidelity.push_back(score_of(m.at("mapper")).fidelity_position);
+        const ProgramScore s = scored(m.at("mapper"));
+        for (const auto& row : rows) method.mapper[row].add(s);
+        method.mapper_fidelity.push_back(s.fidelity_position);
         method.seconds_per_view += m.at("seconds").get<double>();
       }
       if (floor) {
-        for (const auto& row : rows) method.floor[row].add(score_of(m.at("floor")));
-        method.floor_fidelity.push_back(score_of(m.at("floor")).fidelity_position);
+        const ProgramScore s = scored(m.at("floor"));
+        for (const auto& row : rows) method.floor[row].add(s);
+        method.floor_fidelity.push_back(s.fidelity_position);
         method.floor_seconds_per_view += m.at("floor_seconds").get<double>();
       }
       if (m.contains("alone")) {
-        for (const auto& row : rows) method.alone[row].add(score_of(m.at("alone")));
-        method.alone_fidelity.push_back(score_of(m.at("alone")).fidelity_position);
+        const ProgramScore s = scored(m.at("alone"));
+        for (const auto& row : rows) method.alone[row].add(s);
+        method.alone_fidelity.push_back(s.fidelity_position);
         method.alone_seconds_per_view += m.at("alone_seconds").get<double>();
       }
       if (method.name == "repair") method.repair_edits_tried += record.at("repair_edits").get<int64_t>();
@@ -378,7 +390,7 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
     }
     if (const nlohmann::json* record = views.find(e.view_id)) {
       try {
-        tally(*record, rows);
+        tally(*record, rows, e);
       } catch (const nlohmann::json::exception& x) {
         throw Error("the views file '" + o.views_file + "' has a malformed record of view " + std::to_string(e.view_id) +
                     " (" + x.what() + ")");
@@ -436,7 +448,7 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
       m["alone_seconds"] = behaviour_seconds + a.verify_seconds + a.search_seconds;
     }
     views.append(record);
-    tally(record, rows);
+    tally(record, rows, e);
     progress.update(++done);
   }
   progress.finish();
@@ -475,11 +487,14 @@ std::string format_report(const EvalReport& r) {
     }
     out += "\n\n| subjects | n | token acc. |";
     if (bpe) out += " GPT-2 token acc. |";
+    const bool output_first = main.at("all").has_output_first;
+    if (output_first) out += " token acc. (output first) |";
     const bool sampled = main.at("all").has_sampled;
     out += " exact |";
     if (sampled) out += " token acc. (as sampled) | exact (as sampled) |";
     out += " parses | func. equiv. | fidelity (pos.) | fidelity (seq.) |\n|---|---|---|";
     if (bpe) out += "---|";
+    if (output_first) out += "---|";
     if (sampled) out += "---|---|";
     out += "---|---|---|---|---|\n";
     auto cell = [&](double m, double f, double a) {
@@ -508,6 +523,8 @@ std::string format_report(const EvalReport& r) {
       const ScoreSummary a = alone ? method.alone.at(row).mean() : ScoreSummary{};
       out += "| " + row + " | " + std::to_string(mapper ? m.n : a.n) + " |" + cell(m.token_accuracy, f.token_accuracy, a.token_accuracy);
       if (bpe) out += cell(m.bpe_token_accuracy, f.bpe_token_accuracy, a.bpe_token_accuracy);
+      if (output_first)
+        out += cell(m.output_first_token_accuracy, f.output_first_token_accuracy, a.output_first_token_accuracy);
       out += cell(m.exact, f.exact, a.exact);
       if (sampled) out += cell(m.sampled_token_accuracy, f.sampled_token_accuracy, a.sampled_token_accuracy) +
                           cell(m.sampled_exact, f.sampled_exact, a.sampled_exact);
@@ -552,6 +569,7 @@ std::string report_json(const EvalReport& r) {
                         {"equivalent", m.equivalent}, {"fidelity_position", m.fidelity_position},
                         {"fidelity_sequence", m.fidelity_sequence}};
     if (m.has_bpe) j["bpe_token_accuracy"] = m.bpe_token_accuracy;
+    if (m.has_output_first) j["output_first_token_accuracy"] = m.output_first_token_accuracy;
     if (m.has_sampled) j["sampled_token_accuracy"] = m.sampled_token_accuracy, j["sampled_exact"] = m.sampled_exact;
     return j;
   };

@@ -23,6 +23,7 @@ struct Metric {
 std::vector<Metric> metrics_of(const ScoreSummary& s) {
   std::vector<Metric> out = {{"token acc.", &ScoreSummary::token_accuracy}};
   if (s.has_bpe) out.push_back({"GPT-2 token acc.", &ScoreSummary::bpe_token_accuracy});
+  if (s.has_output_first) out.push_back({"token acc. (output first)", &ScoreSummary::output_first_token_accuracy});
   out.push_back({"exact match", &ScoreSummary::exact});
   out.push_back({"func. equiv.", &ScoreSummary::equivalent});
   out.push_back({"fidelity (pos.)", &ScoreSummary::fidelity_position});
