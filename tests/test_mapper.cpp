@@ -583,8 +583,11 @@ TEST(MapperCli, FunctionalEncodersTargetsAndSplits) {
   ASSERT_EQ(of.exit_code, 0) << of.err;
   EXPECT_NE(of.err.find("written output-first"), std::string::npos) << of.err;
   EXPECT_EQ(read_mapper_checkpoint(dir + "/of.pt").config.order, "output-first");
-  const test::Ran ofe = modelmap("eval --corpus " + corpus + " --mapper " + dir + "/of.pt --views-file " + dir + "/of.jsonl");
+  const test::Ran ofe = modelmap("eval --corpus " + corpus + " --mapper " + dir + "/of.pt --views-file " + dir + "/of.jsonl --json " +
+                                 dir + "/of.json");
   ASSERT_EQ(ofe.exit_code, 0) << ofe.err;
+  EXPECT_NE(ofe.out.find("writes output-first"), std::string::npos) << ofe.out;
+  EXPECT_EQ(nlohmann::json::parse(test::slurp(dir + "/of.json"))["order"], "output-first");
   {
     std::istringstream views(test::slurp(dir + "/of.jsonl"));
     int read = 0;

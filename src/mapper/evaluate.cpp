@@ -320,6 +320,7 @@ EvalReport evaluate_mapper(const EvalOptions& options, std::ostream& log) {
   EvalReport r;
   r.language = config.language;
   r.encoder = mapper ? config.encoder : "";
+  r.order = mapper ? config.order : "";
   r.split = config.split;
   r.repair_structural = o.repair_structural == 1;
   auto add_method = [&](std::string name) {
@@ -478,7 +479,7 @@ std::string format_report(const EvalReport& r) {
     const auto& main = mapper ? method.mapper : method.alone;
     const bool bpe = main.at("all").has_bpe;
     if (mapper) {
-      out += "mapper (" + r.language + ", encoder " + r.encoder + ") on the test split" +
+      out += "mapper (" + r.language + ", encoder " + r.encoder + ", writes " + r.order + ") on the test split" +
              (r.split == "view" ? " (split by view)" : "") + ", " + method.name;
       if (floor) out += "; in brackets: the no-weights floor";
       if (alone) out += "; in square brackets: the search with no mapper";
@@ -597,6 +598,7 @@ std::string report_json(const EvalReport& r) {
   j.erase("name");
   j["language"] = r.language;
   j["encoder"] = r.encoder;
+  j["order"] = r.order;
   j["split"] = r.split;
   j["views"] = r.views;
   j["seconds"] = r.seconds;

@@ -71,6 +71,7 @@ struct MethodReport {
 
 struct EvalReport {
   std::string language, encoder;               // encoder "" when no mapper was given
+  std::string order;                            // the order the mapper writes programs in ("" without one)
   std::string split = "program";                // the mapper's split (its test split is scored)
   std::vector<std::string> rows;                // "all", then the buckets present, in order
   std::vector<MethodReport> methods;            // greedy (or beam) first

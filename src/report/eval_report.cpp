@@ -92,7 +92,7 @@ std::string eval_report_html(const EvalReport& r, const std::string& title) {
   std::string body = "<h1>" + escape(title) + "</h1><p class=\"muted\">" +
                      escape(r.language == "rasp" ? "RASP" : "list-Python") + " corpus, the mapper's test split (split by " +
                      escape(r.split) + "), " + thousands(r.views) + " views";
-  if (!r.encoder.empty()) body += ", encoder " + escape(r.encoder);
+  if (!r.encoder.empty()) body += ", encoder " + escape(r.encoder) + ", writes " + escape(r.order);
   body += "; " + html::number(r.seconds, 1) + " s. Token accuracy and exact match are against each program's reduced form "
           "(the simplest program equivalent on the whole domain); functional equivalence is with the true program on "
           "every evaluation input; fidelity is agreement with the subject model's own outputs.</p>";
