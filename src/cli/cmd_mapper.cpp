@@ -55,7 +55,8 @@ Command add_mapper_command(CLI::App& root, std::vector<Command>& subcommands) {
   train->add_option("--order", o->order,
                     "the token order the mapper writes programs in: canonical (the default: statements in canonical "
                     "definition order) or, for RASP, output-first (the output's statement first, then what it reads, "
-                    "breadth first); decoded programs are put back in canonical form and scored the same way either way (token accuracy in both spellings)")
+                    "breadth first); decoded programs are put back in canonical form and scored the same way "
+                    "either way (token accuracy in both spellings)")
       ->check(CLI::IsMember({"canonical", "output-first"}));
   train->add_option("--split", o->split,
                     "how views fall into train and test: by program (the default: a program's views all on one side, "

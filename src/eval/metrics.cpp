@@ -89,8 +89,8 @@ void ScoreSummary::add(const ProgramScore& s) {
 ScoreSummary ScoreSummary::mean() const {
   ScoreSummary m = *this;
   const double d = n ? static_cast<double>(n) : 1.0;
-  for (double* f : {&m.token_accuracy, &m.bpe_token_accuracy, &m.output_first_token_accuracy, &m.exact, &m.parses, &m.equivalent, &m.fidelity_position,
-                    &m.fidelity_sequence, &m.sampled_token_accuracy, &m.sampled_exact})
+  for (double* f : {&m.token_accuracy, &m.bpe_token_accuracy, &m.output_first_token_accuracy, &m.exact, &m.parses,
+                    &m.equivalent, &m.fidelity_position, &m.fidelity_sequence, &m.sampled_token_accuracy, &m.sampled_exact})
     *f /= d;
   return m;
 }

@@ -3,8 +3,9 @@
 //   token accuracy (the paper's): positions where the decoded token equals the target's, over the
 //     target's length (a missing token counts as wrong); for list-Python also on GPT-2 BPE tokens of
 //     both printed programs, for RASP also on both programs spelled output first (the AST read from its
-//     root, breadth first: docs/languages.md), the spelling an output-first mapper writes. The target is the program's reduced form (core/reduce.h), the one a model's
-//     behaviour identifies; token accuracy and exact match against the sampled form are kept beside it;
+//     root, breadth first: docs/languages.md), the spelling an output-first mapper writes. The target is
+//     the program's reduced form (core/reduce.h), the one a model's behaviour identifies; token accuracy
+//     and exact match against the sampled form are kept beside it;
 //   exact match: the same canonical token sequence;  parses: the tokens detokenize;
 //   functional equivalence: on every evaluation input the decoded program's output equals the true
 //     program's (raising where it raises counts as equal);
@@ -76,8 +77,8 @@ ProgramScore score_program(const Language& lang, const std::vector<std::string>&
 // Running sums of scores: one row of the report.
 struct ScoreSummary {
   int64_t n = 0;
-  double token_accuracy = 0, bpe_token_accuracy = 0, output_first_token_accuracy = 0, exact = 0, parses = 0, equivalent = 0, fidelity_position = 0,
-         fidelity_sequence = 0, sampled_token_accuracy = 0, sampled_exact = 0;
+  double token_accuracy = 0, bpe_token_accuracy = 0, output_first_token_accuracy = 0, exact = 0, parses = 0,
+         equivalent = 0, fidelity_position = 0, fidelity_sequence = 0, sampled_token_accuracy = 0, sampled_exact = 0;
   bool has_bpe = false, has_output_first = false, has_sampled = false;
   void add(const ProgramScore& s);
   ScoreSummary mean() const;  // every field divided by n
