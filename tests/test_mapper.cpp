@@ -595,9 +595,7 @@ TEST(MapperCli, FunctionalEncodersTargetsAndSplits) {
       const auto j = nlohmann::json::parse(line);
       if (!j.contains("view")) continue;  // the header
       const std::string program = j["methods"][0]["mapper"]["program"].get<std::string>();
-      std::vector<std::string> tokens;
-      std::istringstream words(program);
-      for (std::string w; words >> w;) tokens.push_back(w);
+      const std::vector<std::string> tokens = split_tokens(program);
       EXPECT_EQ(language_by_name("rasp").detokenize(tokens)->tokens(), tokens) << "canonical tokens: " << program;
       ++read;
     }
@@ -625,9 +623,7 @@ TEST(MapperCli, FunctionalEncodersTargetsAndSplits) {
       ASSERT_TRUE(q.step()) << "the tiny corpus has a test program";
       held_out = q.text(0);
     }
-    std::vector<std::string> ht;
-    std::istringstream words(held_out);
-    for (std::string w; words >> w;) ht.push_back(w);
+    const std::vector<std::string> ht = split_tokens(held_out);
     const nlohmann::json test_line = {{"lang", "rasp"}, {"source", language_by_name("rasp").detokenize(ht)->text()}, {"reduced", true}};
     test::write_file(syn, s.out + test_line.dump() + "\n");
     const test::Ran t = modelmap(train + "--epochs 1 --encoder behaviour --synthetic " + syn + " -o " + dir + "/syn.pt");
@@ -1204,9 +1200,7 @@ TEST(MapperCli, StatementHeadHoldsGreedyDecodingToTheCountItPredicts) {
     EXPECT_EQ(held_programs.at(e.view_id), join_tokens(d[0].tokens));
     // That many statements as written (canonical form may merge two equal ones).
     EXPECT_LE(written.statement_count(written.spell(*rasp.detokenize(d[0].tokens))), k);
-    std::vector<std::string> oracle_tokens;
-    std::istringstream words(oracle_programs.at(e.view_id));
-    for (std::string w; words >> w;) oracle_tokens.push_back(w);
+    const std::vector<std::string> oracle_tokens = split_tokens(oracle_programs.at(e.view_id));
     EXPECT_LE(rasp.statement_count(oracle_tokens), rasp.statement_count(e.reduced)) << oracle_programs.at(e.view_id);
   }
 }

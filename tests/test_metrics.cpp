@@ -2,24 +2,11 @@
 #include <gtest/gtest.h>
 
 #include "core/language.h"
+#include "corpus/corpus.h"
 #include "eval/metrics.h"
 
 namespace mm {
 namespace {
-
-std::vector<std::string> words(const std::string& text) {
-  std::vector<std::string> out;
-  std::string w;
-  for (char c : text + " ") {
-    if (c != ' ') {
-      w += c;
-    } else if (!w.empty()) {
-      out.push_back(w);
-      w.clear();
-    }
-  }
-  return out;
-}
 
 // docs/languages.md's example: v1 = Map(x+1, tokens); v2 = Map(x-1, v1), output v2.
 const char* kTarget = "Map categorical x+1 tokens <sep> Map categorical x-1 v1 <sep>";
@@ -28,7 +15,7 @@ const char* kTargetOutputFirst = "Map categorical x-1 v2 <sep> Map categorical x
 TEST(Metrics, OutputFirstSpellingIsTheOneDocumented) {
   const Language& rasp = language_by_name("rasp");
   const Language& spelled = rasp.in_order("output-first");
-  EXPECT_EQ(spelled.spell(*rasp.detokenize(words(kTarget))), words(kTargetOutputFirst));
+  EXPECT_EQ(spelled.spell(*rasp.detokenize(split_tokens(kTarget))), split_tokens(kTargetOutputFirst));
 }
 
 // One more leaf at the bottom of the chain (Map(x+2, tokens) read by the target's first Map): canonical
@@ -40,14 +27,14 @@ TEST(Metrics, OutputFirstSpellingIsTheOneDocumented) {
 //     against     Map categorical x-1 v2 <sep> Map categorical x+1 tokens <sep>             -> 9 of 10
 TEST(Metrics, OutputFirstTokenAccuracyCountsPositionsOfTheOutputFirstSpellings) {
   const Language& rasp = language_by_name("rasp");
-  const std::vector<std::string> target = words(kTarget);
+  const std::vector<std::string> target = split_tokens(kTarget);
   const std::vector<std::string> longer =
-      words("Map categorical x+2 tokens <sep> Map categorical x+1 v1 <sep> Map categorical x-1 v2 <sep>");
+      split_tokens("Map categorical x+2 tokens <sep> Map categorical x+1 v1 <sep> Map categorical x-1 v2 <sep>");
   EXPECT_DOUBLE_EQ(token_accuracy(longer, target), 0.8);
   EXPECT_DOUBLE_EQ(output_first_token_accuracy(rasp, longer, target), 0.9);
   EXPECT_DOUBLE_EQ(output_first_token_accuracy(rasp, target, target), 1.0);
   // A sequence that does not parse spells nothing: every target token is wrong.
-  EXPECT_DOUBLE_EQ(output_first_token_accuracy(rasp, words("Map categorical x+1"), target), 0.0);
+  EXPECT_DOUBLE_EQ(output_first_token_accuracy(rasp, split_tokens("Map categorical x+1"), target), 0.0);
   EXPECT_DOUBLE_EQ(output_first_token_accuracy(rasp, {}, target), 0.0);
 }
 

@@ -12,17 +12,27 @@ double token_accuracy(const std::vector<std::string>& decoded, const std::vector
   return token_accuracy_of(decoded, target);
 }
 
-double output_first_token_accuracy(const Language& lang, const std::vector<std::string>& decoded,
-                                   const std::vector<std::string>& target) {
+namespace {
+
+// output_first_token_accuracy of a decoded program already read (null: it did not parse).
+double output_first_accuracy_of(const Language& lang, const Program* decoded, const std::vector<std::string>& target) {
   const std::vector<std::string> orders = lang.orders();
   if (std::find(orders.begin(), orders.end(), "output-first") == orders.end()) return -1;
   const Language& spelled = lang.in_order("output-first");
-  std::vector<std::string> mine;
+  return token_accuracy_of(decoded ? spelled.spell(*decoded) : std::vector<std::string>{},
+                           spelled.spell(*lang.detokenize(target)));
+}
+
+}  // namespace
+
+double output_first_token_accuracy(const Language& lang, const std::vector<std::string>& decoded,
+                                   const std::vector<std::string>& target) {
+  std::unique_ptr<Program> program;
   try {
-    mine = spelled.spell(*lang.detokenize(decoded));
+    program = lang.detokenize(decoded);
   } catch (const ParseError&) {
   }
-  return token_accuracy_of(mine, spelled.spell(*lang.detokenize(target)));
+  return output_first_accuracy_of(lang, program.get(), target);
 }
 
 Agreement count_agreement(const Outputs& mine, const Outputs& reference, const std::vector<Input>& inputs) {
@@ -46,7 +56,6 @@ ProgramScore score_program(const Language& lang, const std::vector<std::string>&
                            const std::vector<std::string>* sampled) {
   ProgramScore s;
   s.token_accuracy = token_accuracy(decoded, target);
-  s.output_first_token_accuracy = output_first_token_accuracy(lang, decoded, target);
   s.exact = decoded == target;
   if (sampled) {
     s.has_sampled = true;
@@ -59,6 +68,7 @@ ProgramScore score_program(const Language& lang, const std::vector<std::string>&
     s.parses = true;
   } catch (const ParseError&) {
   }
+  s.output_first_token_accuracy = output_first_accuracy_of(lang, program.get(), target);
   if (bpe) {
     const std::string target_text = lang.detokenize(target)->text();
     s.bpe_token_accuracy = token_accuracy_of(program ? bpe->encode(program->text()) : std::vector<int>{}, bpe->encode(target_text));
